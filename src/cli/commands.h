@@ -1,0 +1,17 @@
+// The `atom` subcommands. Each Add*Command registers its options and a callback on `app`; the
+// callback stores the process exit code in `exit_code` (0 success, 1 a reported error).
+#pragma once
+
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+namespace atom::cli {
+
+void AddInfoCommand(CLI::App& app, int& exit_code);
+void AddGenerateCommand(CLI::App& app, int& exit_code);
+
+// The model served when none is named: the tiny gpt-oss checkpoint bundled with the sources.
+std::string DefaultModelDir();
+
+}  // namespace atom::cli

@@ -1,0 +1,254 @@
+#include "models/gpt_oss.h"
+
+#include <cmath>
+
+#include <fmt/format.h>
+
+#include "ops/rope.h"
+
+namespace atom {
+
+namespace {
+
+struct Layer {
+  Tensor input_norm;      // bf16 [D]
+  Tensor post_attn_norm;  // bf16 [D]
+  Tensor q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, o_weight, o_bias;
+  Tensor sinks;  // bf16 [Hq]
+  Tensor router_weight, router_bias;
+  ops::ExpertWeights experts;
+  int sliding_window = 0;
+};
+
+Status CheckConfig(const ModelConfig& c) {
+  auto need = [&](bool ok, std::string_view what) -> Status {
+    if (ok) return OkStatus();
+    return InvalidArgument("config.json: gpt-oss needs {}", what);
+  };
+  ATOM_RETURN_IF_ERROR(need(c.num_local_experts > 0, "num_local_experts > 0"));
+  ATOM_RETURN_IF_ERROR(need(c.intermediate_size > 0, "intermediate_size > 0"));
+  ATOM_RETURN_IF_ERROR(need(c.head_dim % 2 == 0, "an even head_dim"));
+  ATOM_RETURN_IF_ERROR(need(c.attention_bias, "attention_bias = true"));
+  ATOM_RETURN_IF_ERROR(need(c.swiglu_limit > 0, "swiglu_limit > 0"));
+  ATOM_RETURN_IF_ERROR(need(!c.tie_word_embeddings, "tie_word_embeddings = false"));
+  if (c.quantization && c.quantization->quant_method != "mxfp4")
+    return Unimplemented("config.json: quantization_config.quant_method \"{}\" is not supported "
+                         "for gpt-oss (supported: mxfp4)",
+                         c.quantization->quant_method);
+  return OkStatus();
+}
+
+class GptOss final : public Model {
+ public:
+  GptOss(ModelConfig config, Checkpoint checkpoint, ops::KernelSelection kernels)
+      : config_(std::move(config)),
+        checkpoint_(std::move(checkpoint)),
+        k_(kernels.kernels),
+        choices_(std::move(kernels.choices)) {}
+
+  Status Load();
+
+  const ModelConfig& config() const override { return config_; }
+  KvCacheSpec kv_cache_spec() const override;
+  ModelSummary summary() const override;
+  const std::vector<ops::KernelChoice>& kernel_choices() const override { return choices_; }
+  Status Forward(const ForwardBatch& batch, const KvCacheView& cache,
+                 const Tensor& logits) override;
+
+ private:
+  StatusOr<Tensor> Get(const std::string& name, DType dtype, Shape shape) {
+    return checkpoint_.Get(name, dtype, shape);
+  }
+  Status LoadExperts(const std::string& prefix, ops::ExpertWeights& e);
+  void Attention(const Layer& layer, const Tensor& cache_k, const Tensor& cache_v,
+                 const ForwardBatch& batch, const Tensor& normed, const Tensor& out);
+  void Moe(const Layer& layer, const Tensor& normed, const Tensor& out);
+
+  ModelConfig config_;
+  Checkpoint checkpoint_;
+  ops::Kernels k_;
+  std::vector<ops::KernelChoice> choices_;
+  ops::RopeTable rope_;
+
+  Tensor embed_tokens_, final_norm_, lm_head_;
+  std::vector<Layer> layers_;
+};
+
+Status GptOss::LoadExperts(const std::string& prefix, ops::ExpertWeights& e) {
+  const int64_t E = config_.num_local_experts, D = config_.hidden_size,
+                I = config_.intermediate_size;
+  e.num_experts = int(E);
+  e.hidden = int(D);
+  e.intermediate = int(I);
+  e.swiglu_limit = float(config_.swiglu_limit);
+  e.swiglu_alpha = 1.702f;  // fixed by the architecture (spec §4.7), not in config.json
+  const bool mxfp4 = checkpoint_.Contains(prefix + "gate_up_proj_blocks");
+  if (config_.quantization && !mxfp4)
+    return NotFound("tensor '{}gate_up_proj_blocks' needed by quantization_config (mxfp4) is "
+                    "missing from checkpoint {}",
+                    prefix, checkpoint_.dir());
+  if (mxfp4) {
+    if (D % 32 != 0 || I % 32 != 0)
+      return InvalidArgument("config.json: MXFP4 experts need hidden_size ({}) and "
+                             "intermediate_size ({}) to be multiples of 32",
+                             D, I);
+    e.format = ops::ExpertFormat::kMxfp4;
+    ATOM_ASSIGN_OR_RETURN(e.gate_up_blocks, Get(prefix + "gate_up_proj_blocks", DType::kU8,
+                                                {E, 2 * I, D / 32, 16}));
+    ATOM_ASSIGN_OR_RETURN(e.gate_up_scales,
+                          Get(prefix + "gate_up_proj_scales", DType::kU8, {E, 2 * I, D / 32}));
+    ATOM_ASSIGN_OR_RETURN(e.down_blocks,
+                          Get(prefix + "down_proj_blocks", DType::kU8, {E, D, I / 32, 16}));
+    ATOM_ASSIGN_OR_RETURN(e.down_scales,
+                          Get(prefix + "down_proj_scales", DType::kU8, {E, D, I / 32}));
+  } else {
+    e.format = ops::ExpertFormat::kBf16;
+    ATOM_ASSIGN_OR_RETURN(e.gate_up, Get(prefix + "gate_up_proj", DType::kBF16, {E, D, 2 * I}));
+    ATOM_ASSIGN_OR_RETURN(e.down, Get(prefix + "down_proj", DType::kBF16, {E, I, D}));
+  }
+  ATOM_ASSIGN_OR_RETURN(e.gate_up_bias,
+                        Get(prefix + "gate_up_proj_bias", DType::kBF16, {E, 2 * I}));
+  ATOM_ASSIGN_OR_RETURN(e.down_bias, Get(prefix + "down_proj_bias", DType::kBF16, {E, D}));
+  return OkStatus();
+}
+
+Status GptOss::Load() {
+  const ModelConfig& c = config_;
+  const int64_t V = c.vocab_size, D = c.hidden_size, Hq = c.num_attention_heads,
+                Hkv = c.num_key_value_heads, d = c.head_dim, E = c.num_local_experts;
+  ATOM_ASSIGN_OR_RETURN(rope_, ops::MakeRopeTable(c.rope_theta, int(d), c.rope_scaling));
+  ATOM_ASSIGN_OR_RETURN(embed_tokens_, Get("model.embed_tokens.weight", DType::kBF16, {V, D}));
+  ATOM_ASSIGN_OR_RETURN(final_norm_, Get("model.norm.weight", DType::kBF16, {D}));
+  ATOM_ASSIGN_OR_RETURN(lm_head_, Get("lm_head.weight", DType::kBF16, {V, D}));
+  layers_.resize(c.num_hidden_layers);
+  for (int i = 0; i < int(c.num_hidden_layers); ++i) {
+    Layer& l = layers_[i];
+    const std::string p = fmt::format("model.layers.{}.", i);
+    ATOM_ASSIGN_OR_RETURN(l.input_norm, Get(p + "input_layernorm.weight", DType::kBF16, {D}));
+    ATOM_ASSIGN_OR_RETURN(l.post_attn_norm,
+                          Get(p + "post_attention_layernorm.weight", DType::kBF16, {D}));
+    const std::string a = p + "self_attn.";
+    ATOM_ASSIGN_OR_RETURN(l.q_weight, Get(a + "q_proj.weight", DType::kBF16, {Hq * d, D}));
+    ATOM_ASSIGN_OR_RETURN(l.q_bias, Get(a + "q_proj.bias", DType::kBF16, {Hq * d}));
+    ATOM_ASSIGN_OR_RETURN(l.k_weight, Get(a + "k_proj.weight", DType::kBF16, {Hkv * d, D}));
+    ATOM_ASSIGN_OR_RETURN(l.k_bias, Get(a + "k_proj.bias", DType::kBF16, {Hkv * d}));
+    ATOM_ASSIGN_OR_RETURN(l.v_weight, Get(a + "v_proj.weight", DType::kBF16, {Hkv * d, D}));
+    ATOM_ASSIGN_OR_RETURN(l.v_bias, Get(a + "v_proj.bias", DType::kBF16, {Hkv * d}));
+    ATOM_ASSIGN_OR_RETURN(l.o_weight, Get(a + "o_proj.weight", DType::kBF16, {D, Hq * d}));
+    ATOM_ASSIGN_OR_RETURN(l.o_bias, Get(a + "o_proj.bias", DType::kBF16, {D}));
+    ATOM_ASSIGN_OR_RETURN(l.sinks, Get(a + "sinks", DType::kBF16, {Hq}));
+    ATOM_ASSIGN_OR_RETURN(l.router_weight, Get(p + "mlp.router.weight", DType::kBF16, {E, D}));
+    ATOM_ASSIGN_OR_RETURN(l.router_bias, Get(p + "mlp.router.bias", DType::kBF16, {E}));
+    ATOM_RETURN_IF_ERROR(LoadExperts(p + "mlp.experts.", l.experts));
+    l.sliding_window = c.is_sliding(i) ? int(c.sliding_window) : 0;
+  }
+  return OkStatus();
+}
+
+KvCacheSpec GptOss::kv_cache_spec() const {
+  KvCacheSpec spec;
+  spec.num_layers = int(config_.num_hidden_layers);
+  spec.num_kv_heads = int(config_.num_key_value_heads);
+  spec.head_dim = int(config_.head_dim);
+  spec.dtype = DType::kF32;
+  for (const Layer& l : layers_) spec.sliding_window.push_back(l.sliding_window);
+  return spec;
+}
+
+ModelSummary GptOss::summary() const {
+  ModelSummary s;
+  s.tensor_bytes = checkpoint_.total_tensor_bytes();
+  for (const std::string& name : checkpoint_.Names()) {
+    StatusOr<Tensor> t = checkpoint_.Get(name);
+    if (!t.ok()) continue;
+    const bool scales = name.ends_with("_scales");
+    const bool blocks = name.ends_with("_blocks");
+    const uint64_t params = scales ? 0 : blocks ? 2 * uint64_t(t->numel()) : t->numel();
+    s.parameters += params;
+    if (name.find(".mlp.experts.") != std::string::npos) s.expert_parameters += params;
+  }
+  s.expert_format =
+      layers_.empty() ? ""
+      : layers_[0].experts.format == ops::ExpertFormat::kMxfp4 ? "mxfp4"
+                                                               : "bf16";
+  s.kv_bytes_per_token = uint64_t(2) * config_.num_hidden_layers * config_.num_key_value_heads *
+                         config_.head_dim * DTypeBits(DType::kF32) / 8;
+  return s;
+}
+
+void GptOss::Attention(const Layer& l, const Tensor& cache_k, const Tensor& cache_v,
+                       const ForwardBatch& batch, const Tensor& normed, const Tensor& out) {
+  const int64_t T = normed.dim(0), Hq = config_.num_attention_heads,
+                Hkv = config_.num_key_value_heads, d = config_.head_dim;
+  HostTensor q(DType::kF32, {T, Hq * d}), k(DType::kF32, {T, Hkv * d}),
+      v(DType::kF32, {T, Hkv * d}), attn(DType::kF32, {T, Hq, d});
+  k_.linear(normed, l.q_weight, l.q_bias, q);
+  k_.linear(normed, l.k_weight, l.k_bias, k);
+  k_.linear(normed, l.v_weight, l.v_bias, v);
+  const Tensor q3 = q.tensor().Reshape({T, Hq, d});
+  const Tensor k3 = k.tensor().Reshape({T, Hkv, d});
+  const Tensor v3 = v.tensor().Reshape({T, Hkv, d});
+  const int32_t* positions = batch.attention.positions;
+  k_.rope(q3, positions, rope_);
+  k_.rope(k3, positions, rope_);
+  k_.write_kv(k3, v3, batch.attention.slot_mapping, cache_k, cache_v);
+  ops::AttentionParams params;
+  params.scale = 1.0f / std::sqrt(float(d));
+  params.sliding_window = l.sliding_window;
+  k_.paged_attention(q3, cache_k, cache_v, batch.attention, l.sinks, params, attn);
+  k_.linear(attn.tensor().Reshape({T, Hq * d}), l.o_weight, l.o_bias, out);
+}
+
+void GptOss::Moe(const Layer& l, const Tensor& normed, const Tensor& out) {
+  const int64_t T = normed.dim(0), E = config_.num_local_experts,
+                K = config_.num_experts_per_tok;
+  HostTensor router_logits(DType::kF32, {T, E}), indices(DType::kI32, {T, K}),
+      weights(DType::kF32, {T, K});
+  k_.linear(normed, l.router_weight, l.router_bias, router_logits);
+  k_.router_topk(router_logits, int(K), indices, weights);
+  k_.moe_experts(normed, l.experts, indices, weights, out);
+}
+
+Status GptOss::Forward(const ForwardBatch& batch, const KvCacheView& cache,
+                       const Tensor& logits) {
+  const int64_t T = batch.attention.num_tokens, D = config_.hidden_size;
+  if (int64_t(cache.key.size()) != config_.num_hidden_layers ||
+      cache.value.size() != cache.key.size())
+    return Internal("KV cache has {} layers, the model {}", cache.key.size(),
+                    config_.num_hidden_layers);
+  HostTensor x(DType::kF32, {T, D}), normed(DType::kF32, {T, D}), delta(DType::kF32, {T, D});
+  k_.embedding(embed_tokens_, batch.token_ids, x);
+  for (size_t i = 0; i < layers_.size(); ++i) {
+    const Layer& l = layers_[i];
+    k_.rms_norm(x, l.input_norm, float(config_.rms_norm_eps), normed);
+    Attention(l, cache.key[i], cache.value[i], batch, normed, delta);
+    k_.add(x, delta);
+    k_.rms_norm(x, l.post_attn_norm, float(config_.rms_norm_eps), normed);
+    Moe(l, normed, delta);
+    k_.add(x, delta);
+  }
+  // Only the requested rows go through the final norm and the (large) unembedding.
+  const int64_t R = batch.num_logits;
+  HostTensor rows(DType::kF32, {R, D});
+  for (int64_t r = 0; r < R; ++r) {
+    const int32_t src = batch.logits_indices[r];
+    ATOM_CHECK(src >= 0 && src < T);
+    std::copy_n(x.data<float>() + src * D, D, rows.data<float>() + r * D);
+  }
+  k_.rms_norm(rows, final_norm_, float(config_.rms_norm_eps), rows);
+  k_.linear(rows, lm_head_, Tensor(), logits);
+  return OkStatus();
+}
+
+}  // namespace
+
+StatusOr<std::unique_ptr<Model>> CreateGptOss(ModelConfig config, Checkpoint checkpoint,
+                                              ops::KernelSelection kernels) {
+  ATOM_RETURN_IF_ERROR(CheckConfig(config));
+  auto model =
+      std::make_unique<GptOss>(std::move(config), std::move(checkpoint), std::move(kernels));
+  ATOM_RETURN_IF_ERROR(model->Load());
+  return std::unique_ptr<Model>(std::move(model));
+}
+
+}  // namespace atom

@@ -1,0 +1,51 @@
+#include "models/registry.h"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include "core/logging.h"
+#include "models/gpt_oss.h"
+
+namespace atom {
+
+namespace {
+
+using Factory = StatusOr<std::unique_ptr<Model>> (*)(ModelConfig, Checkpoint,
+                                                     ops::KernelSelection);
+
+struct Entry {
+  std::string_view architecture;
+  Factory create;
+};
+
+// Every architecture atom.cpp runs. Adding a model is one line here plus its file.
+constexpr Entry kModels[] = {
+    {"GptOssForCausalLM", CreateGptOss},
+};
+
+}  // namespace
+
+std::vector<std::string> SupportedArchitectures() {
+  std::vector<std::string> names;
+  for (const Entry& e : kModels) names.emplace_back(e.architecture);
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+StatusOr<std::unique_ptr<Model>> LoadModel(const std::string& dir, const LoadOptions& options) {
+  ATOM_ASSIGN_OR_RETURN(ModelConfig config, LoadModelConfig(dir));
+  const Entry* entry = nullptr;
+  for (const Entry& e : kModels)
+    if (e.architecture == config.architecture) entry = &e;
+  if (entry == nullptr)
+    return Unimplemented("{}/config.json: architecture \"{}\" is not supported; supported: {}",
+                         dir, config.architecture, fmt::join(SupportedArchitectures(), ", "));
+  ATOM_ASSIGN_OR_RETURN(ops::KernelSelection kernels,
+                        ops::SelectKernels(options.kernel_context, options.env));
+  ATOM_ASSIGN_OR_RETURN(Checkpoint checkpoint, Checkpoint::Open(dir));
+  return entry->create(std::move(config), std::move(checkpoint), std::move(kernels));
+}
+
+}  // namespace atom
