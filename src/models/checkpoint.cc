@@ -1,12 +1,12 @@
 #include "models/checkpoint.h"
 
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
-
-#include <fmt/format.h>
-#include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
 namespace atom {
@@ -81,9 +81,10 @@ StatusOr<Checkpoint> Checkpoint::Open(const std::string& dir) {
     }
     if (found.size() > 1) {
       std::sort(found.begin(), found.end());
-      return InvalidArgument("checkpoint directory {} has several safetensors files ({}) but no "
-                             "{} saying which tensor is where", dir, fmt::join(found, ", "),
-                             kIndexName);
+      return InvalidArgument(
+          "checkpoint directory {} has several safetensors files ({}) but no "
+          "{} saying which tensor is where",
+          dir, fmt::join(found, ", "), kIndexName);
     }
     single = found[0];
   }
@@ -127,21 +128,24 @@ Status Checkpoint::LoadIndex(const std::string& index_path) {
   const auto map_it = root.find("weight_map");
   if (map_it == root.end()) return InvalidArgument("{}: missing field 'weight_map'", index_path);
   if (!map_it->is_object()) {
-    return InvalidArgument("{}: field 'weight_map' must be an object of tensor name -> shard file "
-                           "name, got {}", index_path, map_it->type_name());
+    return InvalidArgument(
+        "{}: field 'weight_map' must be an object of tensor name -> shard file name, got {}",
+        index_path, map_it->type_name());
   }
   if (map_it->empty()) return InvalidArgument("{}: field 'weight_map' is empty", index_path);
 
   std::map<std::string, size_t> shard_index;  // shard file name -> position in files_
   for (const auto& [tensor, shard_json] : map_it->items()) {
     if (!shard_json.is_string()) {
-      return InvalidArgument("{}: 'weight_map' entry for tensor '{}' must be a shard file name "
-                             "string, got {}", index_path, tensor, shard_json.type_name());
+      return InvalidArgument(
+          "{}: 'weight_map' entry for tensor '{}' must be a shard file name string, got {}",
+          index_path, tensor, shard_json.type_name());
     }
     const std::string& shard = shard_json.get_ref<const std::string&>();
     if (!IsPlainFileName(shard)) {
-      return InvalidArgument("{}: tensor '{}' is mapped to shard '{}', which is not a plain file "
-                             "name inside {}", index_path, tensor, shard, dir_);
+      return InvalidArgument(
+          "{}: tensor '{}' is mapped to shard '{}', which is not a plain file name inside {}",
+          index_path, tensor, shard, dir_);
     }
     auto [it, inserted] = shard_index.emplace(shard, files_.size());
     if (inserted) {

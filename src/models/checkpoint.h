@@ -59,8 +59,8 @@ class Checkpoint {
 
  private:
   struct Location {
-    size_t file = 0;                           // index into files_ / file_names_
-    const SafetensorsEntry* entry = nullptr;   // owned by files_[file]
+    size_t file = 0;                          // index into files_ / file_names_
+    const SafetensorsEntry* entry = nullptr;  // owned by files_[file]
   };
 
   Checkpoint() = default;

@@ -9,23 +9,21 @@
 #include <cerrno>
 #include <cstring>
 #include <limits>
-#include <set>
-
 #include <nlohmann/json.hpp>
+#include <set>
 
 namespace atom {
 namespace {
 
 using Json = nlohmann::json;
 
-constexpr std::string_view kSupportedDTypes =
-    "F32, F16, BF16, F8_E4M3, F8_E8M0, U8, I8, I32, I64";
+constexpr std::string_view kSupportedDTypes = "F32, F16, BF16, F8_E4M3, F8_E8M0, U8, I8, I32, I64";
 
 // Valid safetensors dtypes that atom does not load (kUnimplemented rather than kInvalidArgument).
 bool IsKnownUnsupportedDType(std::string_view s) {
-  static constexpr std::string_view kKnown[] = {"BOOL",    "U16",     "I16",     "U32", "U64",
-                                                "F64",     "F8_E5M2", "F6_E2M3", "F6_E3M2",
-                                                "F4",      "C64",     "F8_E4M3FNUZ", "F8_E5M2FNUZ"};
+  static constexpr std::string_view kKnown[] = {
+      "BOOL",    "U16",     "I16", "U32", "U64",         "F64",        "F8_E5M2",
+      "F6_E2M3", "F6_E3M2", "F4",  "C64", "F8_E4M3FNUZ", "F8_E5M2FNUZ"};
   return std::find(std::begin(kKnown), std::end(kKnown), s) != std::end(kKnown);
 }
 
@@ -56,8 +54,8 @@ bool GetNonNegative(const Json& j, uint64_t* out) {
 
 // Validates one tensor entry. `data_base` is the absolute offset of the data region and
 // `data_size` its length.
-StatusOr<SafetensorsEntry> ParseEntry(std::string_view file, const std::string& name,
-                                      const Json& v, uint64_t data_base, uint64_t data_size) {
+StatusOr<SafetensorsEntry> ParseEntry(std::string_view file, const std::string& name, const Json& v,
+                                      uint64_t data_base, uint64_t data_size) {
   if (!v.is_object()) {
     return InvalidArgument("{}: tensor '{}': entry must be a JSON object, got {} {}", file, name,
                            TypeName(v), Brief(v));
@@ -71,8 +69,8 @@ StatusOr<SafetensorsEntry> ParseEntry(std::string_view file, const std::string& 
     return InvalidArgument("{}: tensor '{}': missing field 'dtype'", file, name);
   }
   if (!dtype_it->is_string()) {
-    return InvalidArgument("{}: tensor '{}': field 'dtype' must be a string, got {} {}", file,
-                           name, TypeName(*dtype_it), Brief(*dtype_it));
+    return InvalidArgument("{}: tensor '{}': field 'dtype' must be a string, got {} {}", file, name,
+                           TypeName(*dtype_it), Brief(*dtype_it));
   }
   const std::string& dtype_str = dtype_it->get_ref<const std::string&>();
   const std::optional<DType> dtype = DTypeFromSafetensors(dtype_str);
@@ -92,12 +90,13 @@ StatusOr<SafetensorsEntry> ParseEntry(std::string_view file, const std::string& 
     return InvalidArgument("{}: tensor '{}': missing field 'shape'", file, name);
   }
   if (!shape_it->is_array()) {
-    return InvalidArgument("{}: tensor '{}': field 'shape' must be an array, got {} {}", file,
-                           name, TypeName(*shape_it), Brief(*shape_it));
+    return InvalidArgument("{}: tensor '{}': field 'shape' must be an array, got {} {}", file, name,
+                           TypeName(*shape_it), Brief(*shape_it));
   }
   if (shape_it->size() > size_t(kMaxDims)) {
-    return InvalidArgument("{}: tensor '{}': field 'shape' has {} dimensions, more than the {} "
-                           "supported", file, name, shape_it->size(), kMaxDims);
+    return InvalidArgument(
+        "{}: tensor '{}': field 'shape' has {} dimensions, more than the {} supported", file, name,
+        shape_it->size(), kMaxDims);
   }
   // Every partial product must fit int64 (Shape::numel multiplies in int64 in any order), so the
   // product of the non-zero dimensions is bounded even when a zero makes numel 0.
@@ -108,8 +107,9 @@ StatusOr<SafetensorsEntry> ParseEntry(std::string_view file, const std::string& 
     const Json& d = (*shape_it)[i];
     uint64_t dim = 0;
     if (!GetNonNegative(d, &dim)) {
-      return InvalidArgument("{}: tensor '{}': field 'shape'[{}] must be a non-negative integer, "
-                             "got {}", file, name, i, Brief(d));
+      return InvalidArgument(
+          "{}: tensor '{}': field 'shape'[{}] must be a non-negative integer, got {}", file, name,
+          i, Brief(d));
     }
     if (dim == 0) {
       has_zero = true;
@@ -130,28 +130,37 @@ StatusOr<SafetensorsEntry> ParseEntry(std::string_view file, const std::string& 
     return InvalidArgument("{}: tensor '{}': missing field 'data_offsets'", file, name);
   }
   if (!off_it->is_array() || off_it->size() != 2) {
-    return InvalidArgument("{}: tensor '{}': field 'data_offsets' must be an array of two "
-                           "integers [begin, end], got {}", file, name, Brief(*off_it));
+    return InvalidArgument(
+        "{}: tensor '{}': field 'data_offsets' must be an array of two "
+        "integers [begin, end], got {}",
+        file, name, Brief(*off_it));
   }
   uint64_t begin = 0, end = 0;
   if (!GetNonNegative((*off_it)[0], &begin) || !GetNonNegative((*off_it)[1], &end)) {
-    return InvalidArgument("{}: tensor '{}': field 'data_offsets' must hold two non-negative "
-                           "integers, got {}", file, name, Brief(*off_it));
+    return InvalidArgument(
+        "{}: tensor '{}': field 'data_offsets' must hold two non-negative integers, got {}", file,
+        name, Brief(*off_it));
   }
   if (end < begin) {
-    return InvalidArgument("{}: tensor '{}': field 'data_offsets' = [{}, {}] has end < begin",
-                           file, name, begin, end);
+    return InvalidArgument("{}: tensor '{}': field 'data_offsets' = [{}, {}] has end < begin", file,
+                           name, begin, end);
   }
   if (end > data_size) {
-    return DataLoss("{}: tensor '{}': field 'data_offsets' = [{}, {}] ends past the data region "
-                    "of {} bytes (file truncated?)", file, name, begin, end, data_size);
+    return DataLoss(
+        "{}: tensor '{}': field 'data_offsets' = [{}, {}] ends past the data region "
+        "of {} bytes (file truncated?)",
+        file, name, begin, end, data_size);
   }
   const std::optional<uint64_t> want = DTypeBytes(e.dtype, numel);
   if (!want || *want != end - begin) {
-    return InvalidArgument("{}: tensor '{}': shape {} of dtype {} needs {} bytes but "
-                           "'data_offsets' = [{}, {}] spans {}", file, name, e.shape.ToString(),
-                           dtype_str, want ? fmt::format("{}", *want) : std::string("an invalid "
-                           "number of"), begin, end, end - begin);
+    return InvalidArgument(
+        "{}: tensor '{}': shape {} of dtype {} needs {} bytes but "
+        "'data_offsets' = [{}, {}] spans {}",
+        file, name, e.shape.ToString(), dtype_str,
+        want ? fmt::format("{}", *want)
+             : std::string("an invalid "
+                           "number of"),
+        begin, end, end - begin);
   }
   e.data_begin = data_base + begin;
   e.data_bytes = end - begin;
@@ -191,16 +200,26 @@ std::optional<DType> DTypeFromSafetensors(std::string_view s) {
 
 std::string_view SafetensorsDTypeName(DType t) {
   switch (t) {
-    case DType::kF32: return "F32";
-    case DType::kF16: return "F16";
-    case DType::kBF16: return "BF16";
-    case DType::kF8E4M3: return "F8_E4M3";
-    case DType::kE8M0: return "F8_E8M0";
-    case DType::kU8: return "U8";
-    case DType::kI8: return "I8";
-    case DType::kI32: return "I32";
-    case DType::kI64: return "I64";
-    case DType::kFP4E2M1: return "";
+    case DType::kF32:
+      return "F32";
+    case DType::kF16:
+      return "F16";
+    case DType::kBF16:
+      return "BF16";
+    case DType::kF8E4M3:
+      return "F8_E4M3";
+    case DType::kE8M0:
+      return "F8_E8M0";
+    case DType::kU8:
+      return "U8";
+    case DType::kI8:
+      return "I8";
+    case DType::kI32:
+      return "I32";
+    case DType::kI64:
+      return "I64";
+    case DType::kFP4E2M1:
+      return "";
   }
   return "";
 }
@@ -214,12 +233,13 @@ StatusOr<SafetensorsHeader> ParseSafetensorsHeader(const uint8_t* file, uint64_t
   uint64_t n = 0;
   for (int i = 7; i >= 0; --i) n = (n << 8) | file[i];  // little-endian
   if (n == 0) {
-    return InvalidArgument("{}: header length is 0; a safetensors header is a non-empty JSON "
-                           "object", file_name);
+    return InvalidArgument(
+        "{}: header length is 0; a safetensors header is a non-empty JSON object", file_name);
   }
   if (n > kMaxSafetensorsHeaderBytes) {
-    return InvalidArgument("{}: header length {} exceeds the {}-byte limit (not a safetensors "
-                           "file?)", file_name, n, kMaxSafetensorsHeaderBytes);
+    return InvalidArgument(
+        "{}: header length {} exceeds the {}-byte limit (not a safetensors file?)", file_name, n,
+        kMaxSafetensorsHeaderBytes);
   }
   if (n > file_size - 8) {
     return DataLoss("{}: header length {} runs past the end of the {}-byte file (truncated?)",
@@ -243,8 +263,8 @@ StatusOr<SafetensorsHeader> ParseSafetensorsHeader(const uint8_t* file, uint64_t
     return InvalidArgument("{}: header ({} bytes at offset 8) is not valid JSON", file_name, n);
   }
   if (!root.is_object()) {
-    return InvalidArgument("{}: header must be a JSON object, got {} {}", file_name,
-                           TypeName(root), Brief(root));
+    return InvalidArgument("{}: header must be a JSON object, got {} {}", file_name, TypeName(root),
+                           Brief(root));
   }
   if (!duplicate.empty()) {
     return InvalidArgument("{}: tensor '{}' appears more than once in the header", file_name,
@@ -277,11 +297,12 @@ StatusOr<SafetensorsHeader> ParseSafetensorsHeader(const uint8_t* file, uint64_t
   for (const SafetensorsEntry& e : header.entries) {
     if (e.data_bytes == 0) continue;
     if (furthest != nullptr && e.data_begin < furthest->data_begin + furthest->data_bytes) {
-      return InvalidArgument("{}: tensor '{}' (bytes [{}, {})) overlaps tensor '{}' (bytes [{}, "
-                             "{})) in the data region", file_name, e.name, e.data_begin - data_base,
-                             e.data_begin - data_base + e.data_bytes, furthest->name,
-                             furthest->data_begin - data_base,
-                             furthest->data_begin - data_base + furthest->data_bytes);
+      return InvalidArgument(
+          "{}: tensor '{}' (bytes [{}, {})) overlaps tensor '{}' (bytes [{}, "
+          "{})) in the data region",
+          file_name, e.name, e.data_begin - data_base, e.data_begin - data_base + e.data_bytes,
+          furthest->name, furthest->data_begin - data_base,
+          furthest->data_begin - data_base + furthest->data_bytes);
     }
     if (furthest == nullptr ||
         e.data_begin + e.data_bytes > furthest->data_begin + furthest->data_bytes) {

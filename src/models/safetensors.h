@@ -27,7 +27,7 @@ inline constexpr uint64_t kMaxSafetensorsHeaderBytes = uint64_t(100) << 20;
 // One tensor of a safetensors file, as validated by ParseSafetensorsHeader.
 struct SafetensorsEntry {
   std::string name;
-  DType dtype;          // from the file's dtype string
+  DType dtype;  // from the file's dtype string
   Shape shape;
   uint64_t data_begin;  // ABSOLUTE file offset of the tensor's first byte (8 + N + begin)
   uint64_t data_bytes;  // end - begin; equals the bytes shape.numel() elements of dtype occupy

@@ -1,11 +1,11 @@
 #include "models/checkpoint.h"
 
+#include <gtest/gtest.h>
+
 #include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <string>
-
-#include <gtest/gtest.h>
 
 #include "safetensors_builder.h"
 #include "test_paths.h"
@@ -18,9 +18,7 @@ using ::atom::testing::HasText;
 using ::atom::testing::PatternBytes;
 using ::atom::testing::WriteBytes;
 
-std::string FixtureModelDir() {
-  return atom::testing::FixtureDir("gpt-oss-tiny-mxfp4") + "/model";
-}
+std::string FixtureModelDir() { return atom::testing::FixtureDir("gpt-oss-tiny-mxfp4") + "/model"; }
 
 TEST(CheckpointTest, OpensFixture) {
   auto r = Checkpoint::Open(FixtureModelDir());
@@ -41,8 +39,8 @@ TEST(CheckpointTest, OpensFixture) {
   auto q = ckpt.Get("model.layers.0.self_attn.q_proj.weight", DType::kBF16, Shape{256, 96});
   ASSERT_TRUE(q.ok()) << q.status().ToString();
   EXPECT_EQ(q->shape(), (Shape{256, 96}));
-  auto blocks = ckpt.Get("model.layers.2.mlp.experts.gate_up_proj_blocks", DType::kU8,
-                         Shape{8, 320, 3, 16});
+  auto blocks =
+      ckpt.Get("model.layers.2.mlp.experts.gate_up_proj_blocks", DType::kU8, Shape{8, 320, 3, 16});
   ASSERT_TRUE(blocks.ok()) << blocks.status().ToString();
   EXPECT_EQ(blocks->nbytes(), 8u * 320 * 3 * 16);
   auto sinks = ckpt.Get("model.layers.0.self_attn.sinks");
@@ -104,7 +102,9 @@ class CheckpointDirTest : public ::testing::Test {
   void SetUp() override { dir_ = atom::testing::MakeTempDir("atom-ckpt"); }
   void TearDown() override { std::filesystem::remove_all(dir_); }
 
-  void Write(const std::string& name, const std::string& bytes) { WriteBytes(dir_ + "/" + name, bytes); }
+  void Write(const std::string& name, const std::string& bytes) {
+    WriteBytes(dir_ + "/" + name, bytes);
+  }
   // Two shards: a.safetensors holds "w1" (F32 [2, 2]) and "extra"; b.safetensors holds "w2".
   void WriteShards() {
     Write("a.safetensors", BuildSafetensors({{"w1", "F32", {2, 2}, PatternBytes(16, 1)},
@@ -165,8 +165,8 @@ TEST_F(CheckpointDirTest, IndexNamesMissingShard) {
 
 TEST_F(CheckpointDirTest, IndexShardMustBeAPlainFileName) {
   WriteShards();
-  for (const char* shard : {"../a.safetensors", "sub/a.safetensors", "/etc/passwd", "..", "",
-                            "..\\\\a.safetensors"}) {
+  for (const char* shard :
+       {"../a.safetensors", "sub/a.safetensors", "/etc/passwd", "..", "", "..\\\\a.safetensors"}) {
     WriteIndex(std::string(R"({"w1": ")") + shard + R"("})");
     auto r = Open();
     ASSERT_FALSE(r.ok()) << shard;

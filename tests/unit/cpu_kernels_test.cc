@@ -24,7 +24,8 @@ TEST(CpuKernelsTest, EmbeddingBf16AndF32MatchRef) {
   std::mt19937 rng(1);
   for (DType dt : {DType::kBF16, DType::kF32}) {
     for (int64_t dim : {96, 2880}) {
-      HostTensor table = dt == DType::kBF16 ? RandomBf16(rng, {50, dim}) : RandomF32(rng, {50, dim});
+      HostTensor table =
+          dt == DType::kBF16 ? RandomBf16(rng, {50, dim}) : RandomF32(rng, {50, dim});
       const std::vector<int32_t> ids = {3, 0, 49, 3, 17, 8, 22};
       HostTensor a = PoisonedF32({7, dim}), b = PoisonedF32({7, dim});
       cpu::Embedding(table, ids.data(), a);

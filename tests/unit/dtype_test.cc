@@ -2,6 +2,8 @@
 // dtype.cc: decoders from the format definitions, encoders as brute-force nearest-value searches.
 #include "core/dtype.h"
 
+#include <gtest/gtest.h>
+
 #include <algorithm>
 #include <bit>
 #include <cmath>
@@ -9,8 +11,6 @@
 #include <limits>
 #include <random>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 namespace atom {
 namespace {
@@ -21,8 +21,8 @@ float FromBits(uint32_t b) { return std::bit_cast<float>(b); }
 // Bit-exact equality (distinguishes -0 from +0).
 ::testing::AssertionResult SameFloat(float a, float b) {
   if (Bits(a) == Bits(b)) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure() << a << " (0x" << std::hex << Bits(a) << ") vs " << b
-                                       << " (0x" << Bits(b) << ")";
+  return ::testing::AssertionFailure()
+         << a << " (0x" << std::hex << Bits(a) << ") vs " << b << " (0x" << Bits(b) << ")";
 }
 
 // A reference round-to-nearest-even encoder over a table of non-negative finite values sorted by
@@ -73,7 +73,7 @@ TEST(DTypeTest, Bf16RoundsToNearestEven) {
   EXPECT_EQ(FloatToBf16(std::numeric_limits<float>::infinity()), 0x7F80);
   EXPECT_EQ(FloatToBf16(-std::numeric_limits<float>::infinity()), 0xFF80);
   EXPECT_EQ(FloatToBf16(std::numeric_limits<float>::max()), 0x7F80);  // overflows to inf
-  EXPECT_EQ(FloatToBf16(FromBits(0x7F7F7FFFu)), 0x7F7F);               // stays finite
+  EXPECT_EQ(FloatToBf16(FromBits(0x7F7F7FFFu)), 0x7F7F);              // stays finite
   EXPECT_EQ(FloatToBf16(-0.0f), 0x8000);
   EXPECT_EQ(FloatToBf16(FromBits(0x00008000u)), 0x0000);  // subnormal tie to even (zero)
   EXPECT_EQ(FloatToBf16(FromBits(0x00018000u)), 0x0002);
@@ -90,8 +90,8 @@ TEST(DTypeTest, Bf16RoundsToNearestEven) {
 }
 
 TEST(DTypeTest, Bf16NanStaysNan) {
-  for (uint32_t b : {0x7F800001u, 0x7FC00000u, 0x7FFFFFFFu, 0xFF800001u, 0xFFC00000u,
-                     0x7F80FFFFu, 0x7F810000u}) {
+  for (uint32_t b : {0x7F800001u, 0x7FC00000u, 0x7FFFFFFFu, 0xFF800001u, 0xFFC00000u, 0x7F80FFFFu,
+                     0x7F810000u}) {
     const uint16_t h = FloatToBf16(FromBits(b));
     EXPECT_TRUE(std::isnan(Bf16ToFloat(h))) << std::hex << b;
     EXPECT_EQ(h & 0x8000, (b >> 16) & 0x8000) << "sign kept";
@@ -104,9 +104,12 @@ TEST(DTypeTest, Bf16NanStaysNan) {
 double F16Reference(uint16_t h) {
   const int sign = h >> 15, exp = (h >> 10) & 0x1F, man = h & 0x3FF;
   double v;
-  if (exp == 31) v = man ? std::nan("") : std::numeric_limits<double>::infinity();
-  else if (exp == 0) v = man * std::pow(2.0, -24);
-  else v = (1.0 + man / 1024.0) * std::pow(2.0, exp - 15);
+  if (exp == 31)
+    v = man ? std::nan("") : std::numeric_limits<double>::infinity();
+  else if (exp == 0)
+    v = man * std::pow(2.0, -24);
+  else
+    v = (1.0 + man / 1024.0) * std::pow(2.0, exp - 15);
   return sign ? -v : v;
 }
 
@@ -165,7 +168,10 @@ TEST(DTypeTest, F16RoundingTiesSubnormalsAndOverflow) {
       uint32_t lo = 0, hi = 0x7BFF;
       while (lo < hi) {
         const uint32_t mid = (lo + hi + 1) / 2;
-        if (F16Reference(uint16_t(mid)) <= a) lo = mid; else hi = mid - 1;
+        if (F16Reference(uint16_t(mid)) <= a)
+          lo = mid;
+        else
+          hi = mid - 1;
       }
       want = uint16_t(lo);
       if (lo < 0x7BFF || a > 65504.0) {
@@ -185,8 +191,8 @@ TEST(DTypeTest, F16RoundingTiesSubnormalsAndOverflow) {
 double E4M3Reference(uint8_t v) {
   const int sign = v >> 7, exp = (v >> 3) & 0xF, man = v & 7;
   if (exp == 15 && man == 7) return std::nan("");
-  const double mag = exp == 0 ? (man / 8.0) * std::pow(2.0, -6)
-                              : (1.0 + man / 8.0) * std::pow(2.0, exp - 7);
+  const double mag =
+      exp == 0 ? (man / 8.0) * std::pow(2.0, -6) : (1.0 + man / 8.0) * std::pow(2.0, exp - 7);
   return sign ? -mag : mag;
 }
 
@@ -245,7 +251,9 @@ TEST(DTypeTest, E8M0AllValues) {
     const float f = E8M0ToFloat(uint8_t(s));
     EXPECT_EQ(double(f), std::pow(2.0, s - 127)) << s;
     EXPECT_EQ(FloatToE8M0(f), s) << "powers of two are exact: " << s;
-    if (s < 254) EXPECT_EQ(FloatToE8M0(std::nextafter(2 * f, 0.0f)), s) << "floor " << s;
+    if (s < 254) {
+      EXPECT_EQ(FloatToE8M0(std::nextafter(2 * f, 0.0f)), s) << "floor " << s;
+    }
   }
   EXPECT_TRUE(std::isnan(E8M0ToFloat(0xFF)));
   EXPECT_EQ(FloatToE8M0(3.0f), 128);
@@ -278,16 +286,19 @@ TEST(DTypeTest, Fp4E2M1Table) {
 }
 
 TEST(DTypeTest, Fp4E2M1EncodeNearestTiesToEven) {
-  struct Case { float in; uint8_t code; };
-  const Case cases[] = {
-      {0.25f, 0},  {0.75f, 2},  {1.25f, 2},  {1.75f, 4},  {2.5f, 4},  {3.5f, 6},  {5.0f, 6},
-      {0.26f, 1},  {0.74f, 1},  {1.3f, 3},   {1.8f, 4},   {2.6f, 5},  {3.4f, 5},  {5.01f, 7},
-      {0.1f, 0},   {6.0f, 7},   {7.0f, 7},   {1e30f, 7},  {-5.0f, 14}, {-0.25f, 8}, {-5.5f, 15},
-      {std::numeric_limits<float>::infinity(), 7},
-      {-std::numeric_limits<float>::infinity(), 15},
-      {std::numeric_limits<float>::max(), 7},
-      {std::nanf(""), 0},
+  struct Case {
+    float in;
+    uint8_t code;
   };
+  constexpr float kInf = std::numeric_limits<float>::infinity();
+  // clang-format off
+  const Case cases[] = {
+      {0.25f, 0},  {0.75f, 2},  {1.25f, 2},  {1.75f, 4},  {2.5f, 4},   {3.5f, 6},   {5.0f, 6},
+      {0.26f, 1},  {0.74f, 1},  {1.3f, 3},   {1.8f, 4},   {2.6f, 5},   {3.4f, 5},   {5.01f, 7},
+      {0.1f, 0},   {6.0f, 7},   {7.0f, 7},   {1e30f, 7},  {-5.0f, 14}, {-0.25f, 8}, {-5.5f, 15},
+      {kInf, 7},   {-kInf, 15}, {std::numeric_limits<float>::max(), 7},  {std::nanf(""), 0},
+  };
+  // clang-format on
   for (const Case& c : cases) EXPECT_EQ(FloatToFp4E2M1(c.in), c.code) << c.in;
 
   std::vector<double> values(kSpecFp4, kSpecFp4 + 8);

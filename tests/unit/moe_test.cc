@@ -77,7 +77,7 @@ Routes RandomRoutes(std::mt19937& rng, int64_t tokens, int k, int e) {
   return r;
 }
 
-HostTensor Run(MoeFn fn, const Tensor& x, const Experts& ex, const Routes& r) {
+HostTensor RunMoe(MoeFn fn, const Tensor& x, const Experts& ex, const Routes& r) {
   HostTensor out = PoisonedF32({x.dim(0), x.dim(1)});
   fn(x, ex.w, r.indices, r.weights, out);
   return out;
@@ -94,8 +94,8 @@ void ExpectMatchesRef(ops::ExpertFormat format, uint32_t seed) {
       for (int k : {1, 2, std::min(4, s.e)}) {
         HostTensor x = testing::RandomF32(rng, {tokens, s.d});
         const Routes r = RandomRoutes(rng, tokens, k, s.e);
-        HostTensor a = Run(&cpu::MoeExperts, x, ex, r);
-        HostTensor b = Run(&cpu::ref::MoeExperts, x, ex, r);
+        HostTensor a = RunMoe(&cpu::MoeExperts, x, ex, r);
+        HostTensor b = RunMoe(&cpu::ref::MoeExperts, x, ex, r);
         ASSERT_TRUE(AllFinite(a));
         EXPECT_LT(RelErr(a, b), 1e-5) << "E=" << s.e << " D=" << s.d << " I=" << s.i
                                       << " T=" << tokens << " k=" << k;
@@ -116,13 +116,13 @@ TEST(MoeTest, BatchInvariant) {
     const Experts ex = RandomExperts(rng, format, e, d, i);
     HostTensor x = testing::RandomF32(rng, {tokens, d});
     const Routes r = RandomRoutes(rng, tokens, k, e);
-    HostTensor all = Run(&cpu::MoeExperts, x, ex, r);
+    HostTensor all = RunMoe(&cpu::MoeExperts, x, ex, r);
     ASSERT_TRUE(AllFinite(all));
     for (int64_t t = 0; t < tokens; ++t) {
       Routes one{HostTensor(DType::kI32, {1, k}), HostTensor(DType::kF32, {1, k})};
       std::copy_n(r.indices.data<int32_t>() + t * k, k, one.indices.data<int32_t>());
       std::copy_n(r.weights.data<float>() + t * k, k, one.weights.data<float>());
-      HostTensor out = Run(&cpu::MoeExperts, x.tensor().Rows(t, t + 1), ex, one);
+      HostTensor out = RunMoe(&cpu::MoeExperts, x.tensor().Rows(t, t + 1), ex, one);
       EXPECT_TRUE(BitEqual(out.data<float>(), all.data<float>() + t * d, d)) << "token " << t;
     }
   }
@@ -197,7 +197,7 @@ TEST(MoeTest, SwigluClampHandComputed) {
     std::mt19937 rng(23);
     HostTensor x = testing::RandomF32(rng, {1, d});
     for (MoeFn fn : {&cpu::MoeExperts, &cpu::ref::MoeExperts}) {
-      HostTensor out = Run(fn, x, ex, r);
+      HostTensor out = RunMoe(fn, x, ex, r);
       for (int j = 0; j < i; ++j) {
         const double g = std::min<double>(gu_bias[2 * j], 7.0);
         const double u = std::clamp<double>(gu_bias[2 * j + 1], -7.0, 7.0);
@@ -242,8 +242,8 @@ TEST(MoeTest, Mxfp4AndBf16LayoutsAgree) {
   HostTensor x = testing::RandomF32(rng, {tokens, d});
   const Routes r = RandomRoutes(rng, tokens, k, e);
   for (MoeFn fn : {&cpu::MoeExperts, &cpu::ref::MoeExperts}) {
-    HostTensor a = Run(fn, x, mx, r);
-    HostTensor b = Run(fn, x, bf, r);
+    HostTensor a = RunMoe(fn, x, mx, r);
+    HostTensor b = RunMoe(fn, x, bf, r);
     EXPECT_LT(RelErr(a, b), 1e-5);
   }
 }

@@ -1,16 +1,16 @@
 // Test helpers that build safetensors files in memory, valid or deliberately malformed.
 #pragma once
 
+#include <gtest/gtest.h>
+
 #include <cstdint>
 #include <fstream>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 
 namespace atom::testing {
 
@@ -40,9 +40,8 @@ inline nlohmann::json StHeaderJson(const std::vector<StTensor>& tensors,
   nlohmann::json h = nlohmann::json::object();
   uint64_t offset = 0;
   for (const StTensor& t : tensors) {
-    h[t.name] = {{"dtype", t.dtype},
-                 {"shape", t.shape},
-                 {"data_offsets", {offset, offset + t.data.size()}}};
+    h[t.name] = {
+        {"dtype", t.dtype}, {"shape", t.shape}, {"data_offsets", {offset, offset + t.data.size()}}};
     offset += t.data.size();
   }
   if (!metadata.empty()) h["__metadata__"] = metadata;
@@ -69,8 +68,8 @@ inline std::string PatternBytes(size_t count, uint8_t seed = 1) {
 // Success when `haystack` contains `needle`; the failure message shows both.
 inline ::testing::AssertionResult HasText(const std::string& haystack, std::string_view needle) {
   if (haystack.find(needle) != std::string::npos) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure() << "'" << haystack << "' does not contain '" << needle
-                                       << "'";
+  return ::testing::AssertionFailure()
+         << "'" << haystack << "' does not contain '" << needle << "'";
 }
 
 inline void WriteBytes(const std::string& path, std::string_view bytes) {

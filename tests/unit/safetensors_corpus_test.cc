@@ -1,13 +1,14 @@
 // Replays the safetensors fuzz corpus (tests/data/fuzz/safetensors) through the header parser in
 // the normal build, so crashes the fuzzer once found stay fixed. Seeds named valid_* must parse;
 // invalid_* must be rejected; any other file (e.g. a minimised crash input) must merely return.
+#include <gtest/gtest.h>
+
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <string>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "models/safetensors.h"
 #include "test_paths.h"
@@ -34,8 +35,8 @@ TEST(SafetensorsCorpusTest, EveryCorpusFileReturns) {
     std::ifstream in(path, std::ios::binary);
     const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     const std::string name = path.filename().string();
-    const auto r = ParseSafetensorsHeader(reinterpret_cast<const uint8_t*>(bytes.data()),
-                                          bytes.size(), name);
+    const auto r =
+        ParseSafetensorsHeader(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), name);
     if (name.starts_with("valid_")) {
       ++valid;
       EXPECT_TRUE(r.ok()) << name << ": " << r.status().ToString();
@@ -50,7 +51,8 @@ TEST(SafetensorsCorpusTest, EveryCorpusFileReturns) {
 }
 
 TEST(SafetensorsCorpusTest, FixtureSeedHasTheFixtureTensors) {
-  const std::string path = atom::testing::DataDir() + "/fuzz/safetensors/valid_fixture_small.safetensors";
+  const std::string path =
+      atom::testing::DataDir() + "/fuzz/safetensors/valid_fixture_small.safetensors";
   auto f = SafetensorsFile::Open(path);
   ASSERT_TRUE(f.ok()) << f.status().ToString();
   const SafetensorsEntry* blocks = (*f)->Find("model.layers.0.mlp.experts.down_proj_blocks");

@@ -1,10 +1,10 @@
 #include "models/safetensors.h"
 
+#include <gtest/gtest.h>
+
 #include <cstring>
 #include <filesystem>
 #include <string>
-
-#include <gtest/gtest.h>
 
 #include "safetensors_builder.h"
 #include "test_paths.h"
@@ -13,10 +13,10 @@ namespace atom {
 namespace {
 
 using ::atom::testing::BuildSafetensors;
+using ::atom::testing::HasText;
 using ::atom::testing::PatternBytes;
 using ::atom::testing::RawSafetensors;
 using ::atom::testing::StTensor;
-using ::atom::testing::HasText;
 
 constexpr char kFile[] = "bad.safetensors";
 
@@ -91,8 +91,8 @@ TEST(SafetensorsHeaderTest, MissingFields) {
               StatusCode::kInvalidArgument, {"'w'", "missing field 'dtype'"});
   ExpectError(ParseJson(R"({"w": {"dtype": "F32", "data_offsets": [0, 8]}})"),
               StatusCode::kInvalidArgument, {"'w'", "missing field 'shape'"});
-  ExpectError(ParseJson(R"({"w": {"dtype": "F32", "shape": [2]}})"),
-              StatusCode::kInvalidArgument, {"'w'", "missing field 'data_offsets'"});
+  ExpectError(ParseJson(R"({"w": {"dtype": "F32", "shape": [2]}})"), StatusCode::kInvalidArgument,
+              {"'w'", "missing field 'data_offsets'"});
 }
 
 TEST(SafetensorsHeaderTest, WrongFieldTypes) {
@@ -234,22 +234,24 @@ TEST(SafetensorsHeaderTest, EmptyHeaderAndEmptyTensors) {
   // Zero-element tensors occupy no bytes, so they overlap nothing, even inside another range.
   r = ParseJson(R"({"a": {"dtype": "U8", "shape": [8], "data_offsets": [0, 8]},
                     "e": {"dtype": "F32", "shape": [0, 3], "data_offsets": [4, 4]},
-                    "f": {"dtype": "F32", "shape": [3, 0], "data_offsets": [8, 8]}})", 8);
+                    "f": {"dtype": "F32", "shape": [3, 0], "data_offsets": [8, 8]}})",
+                8);
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_EQ(r->entries.size(), 3u);
 }
 
 TEST(SafetensorsHeaderTest, GapsAndUnknownEntryKeysAreAllowed) {
   const auto r = ParseJson(R"({"a": {"dtype": "I32", "shape": [1], "data_offsets": [8, 12],
-                                     "extra": true}})", 16);
+                                     "extra": true}})",
+                           16);
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_EQ(r->entries[0].dtype, DType::kI32);
 }
 
 TEST(SafetensorsHeaderTest, BuilderFileParses) {
-  const std::string file = BuildSafetensors(
-      {{"x", "F16", {3}, PatternBytes(6)}, {"y", "I64", {2, 1}, PatternBytes(16)}},
-      {{"format", "pt"}});
+  const std::string file =
+      BuildSafetensors({{"x", "F16", {3}, PatternBytes(6)}, {"y", "I64", {2, 1}, PatternBytes(16)}},
+                       {{"format", "pt"}});
   const auto r = Parse(file);
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_EQ(r->header_bytes % 8, 0u);

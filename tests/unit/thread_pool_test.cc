@@ -1,13 +1,13 @@
 #include "core/thread_pool.h"
 
+#include <gtest/gtest.h>
+
 #include <algorithm>
 #include <atomic>
 #include <mutex>
 #include <thread>
 #include <utility>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 namespace atom {
 namespace {

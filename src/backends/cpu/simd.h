@@ -20,15 +20,22 @@ inline F32x16 LoadF32x16(const float* p) {
 inline void StoreF32x16(float* p, F32x16 v) { std::memcpy(p, &v, sizeof(v)); }
 
 // Sums the lanes of `acc` plus the tail products a[i] * b[i] for i in [begin, end)
-// (end - begin < kLanes) in one fixed order: tail element i goes to lane i - begin, then the
-// lanes are folded 8, 4, 2, 1.
+// (end - begin < kLanes) in one fixed order: tail product i is added to lane i - begin, then the
+// lanes are folded in halves (lane l += lane l + w for w = 8, 4, 2, 1).
 inline float FoldLanes(F32x16 acc, const float* a, const float* b, int64_t begin, int64_t end) {
-  float v[kLanes];
-  std::memcpy(v, &acc, sizeof(v));
-  for (int64_t i = begin; i < end; ++i) v[i - begin] += a[i] * b[i];
-  for (int w = kLanes / 2; w >= 1; w /= 2)
-    for (int l = 0; l < w; ++l) v[l] += v[l + w];
-  return v[0];
+  typedef float F32x8 __attribute__((vector_size(32)));
+  typedef float F32x4 __attribute__((vector_size(16)));
+  if (begin < end) {
+    float tail[kLanes] = {};
+    for (int64_t i = begin; i < end; ++i) tail[i - begin] = a[i] * b[i];
+    acc += LoadF32x16(tail);
+  }
+  const F32x8 s8 = __builtin_shufflevector(acc, acc, 0, 1, 2, 3, 4, 5, 6, 7) +
+                   __builtin_shufflevector(acc, acc, 8, 9, 10, 11, 12, 13, 14, 15);
+  const F32x4 s4 = __builtin_shufflevector(s8, s8, 0, 1, 2, 3) +
+                   __builtin_shufflevector(s8, s8, 4, 5, 6, 7);
+  const float s1 = s4[0] + s4[2], s2 = s4[1] + s4[3];
+  return s1 + s2;
 }
 
 // out[c * R + r] = Σ_i a[r][i] · b[c][i] for R rows `a` and C rows `b` of length n.
