@@ -73,7 +73,8 @@ using AddFn = void(const Tensor& x, const Tensor& y);
 using RopeFn = void(const Tensor& x, const int32_t* positions, const RopeTable& table);
 
 // Copies each token's key and value into its cache slot. k, v: f32 [T, Hkv, d];
-// key_cache, value_cache: f32 [num_blocks, block_size, Hkv, d]; slot_mapping: [T].
+// key_cache, value_cache: f32 [num_blocks, block_size, Hkv, d]; slot_mapping: [T], where a
+// negative slot marks a padding token whose key and value are not stored.
 using WriteKvFn = void(const Tensor& k, const Tensor& v, const int64_t* slot_mapping,
                        const Tensor& key_cache, const Tensor& value_cache);
 
@@ -83,8 +84,11 @@ using WriteKvFn = void(const Tensor& k, const Tensor& v, const int64_t* slot_map
 //   z_j = scale · q·k_j over visible j;  M = max(sink, max z);
 //   out = Σ_j exp(z_j − M) v_j / (exp(sink − M) + Σ_j exp(z_j − M)).
 // The query at position p sees keys at positions j <= p, and with a window W only p − W < j.
-// q, out: f32 [T, Hq, d]; caches as for WriteKvFn (this step's keys already written);
-// sinks: bf16 [Hq] or undefined (no sink).
+// Keys are read through the block table: the key at position j of sequence s sits in slot
+// block_tables[s][j / block_size] * block_size + j % block_size.
+// REQUIRES: for token i of sequence s, positions[i] < seq_lens[s], and the keys and values of
+// every position <= positions[i] are in the cache (this step's already written).
+// q, out: f32 [T, Hq, d]; caches as for WriteKvFn; sinks: bf16 [Hq] or undefined (no sink).
 using PagedAttentionFn = void(const Tensor& q, const Tensor& key_cache, const Tensor& value_cache,
                               const AttentionMetadata& md, const Tensor& sinks,
                               const AttentionParams& params, const Tensor& out);
@@ -97,6 +101,8 @@ using RouterTopKFn = void(const Tensor& logits, int k, const Tensor& indices,
 // out[t] = Σ_i weights[t,i] · expert_{indices[t,i]}(x[t]), where for expert e
 //   y = W1_e x + b1_e; g = min(y[0::2], limit); u = clamp(y[1::2], −limit, limit);
 //   a = g · sigmoid(alpha · g) · (u + 1);  expert_e(x) = W2_e a + b2_e   (spec §4.7).
+// The k weighted expert outputs are summed in slot order i = 0..k-1, starting from zero, so
+// every backend combines in the same order.
 // x, out: f32 [T, D]; indices: i32 [T, k]; weights: f32 [T, k].
 using MoeExpertsFn = void(const Tensor& x, const ExpertWeights& experts, const Tensor& indices,
                           const Tensor& weights, const Tensor& out);

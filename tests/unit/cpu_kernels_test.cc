@@ -121,7 +121,8 @@ TEST(CpuKernelsTest, WriteKvMatchesRef) {
   std::mt19937 rng(6);
   const int64_t tokens = 7, hkv = 3, d = 20, blocks = 5, block_size = 4;
   HostTensor k = RandomF32(rng, {tokens, hkv, d}), v = RandomF32(rng, {tokens, hkv, d});
-  const std::vector<int64_t> slots = {19, 0, 5, 6, 7, 12, 3};
+  // Slot -1 is a padding token: stored nowhere.
+  const std::vector<int64_t> slots = {19, 0, 5, -1, 7, 12, 3};
   HostTensor kc = PoisonedF32({blocks, block_size, hkv, d});
   HostTensor vc = PoisonedF32({blocks, block_size, hkv, d});
   HostTensor kr = PoisonedF32({blocks, block_size, hkv, d});
@@ -129,12 +130,15 @@ TEST(CpuKernelsTest, WriteKvMatchesRef) {
   cpu::WriteKv(k, v, slots.data(), kc, vc);
   cpu::ref::WriteKv(k, v, slots.data(), kr, vr);
   for (int64_t t = 0; t < tokens; ++t) {
+    if (slots[t] < 0) continue;
     EXPECT_TRUE(BitEqual(kc.data<float>() + slots[t] * hkv * d, k.data<float>() + t * hkv * d,
                          hkv * d));
     EXPECT_TRUE(BitEqual(vc.data<float>() + slots[t] * hkv * d, v.data<float>() + t * hkv * d,
                          hkv * d));
   }
-  // Untouched slots stay as they were (NaN); compare bit patterns with the ref.
+  // Untouched slots (6 among them, where a wrong padding write would land) stay NaN.
+  EXPECT_TRUE(std::isnan(kc.data<float>()[6 * hkv * d]));
+  // Compare bit patterns with the ref.
   EXPECT_EQ(std::memcmp(kc.data<float>(), kr.data<float>(), kc.numel() * 4), 0);
   EXPECT_EQ(std::memcmp(vc.data<float>(), vr.data<float>(), vc.numel() * 4), 0);
 }

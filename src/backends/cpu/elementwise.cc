@@ -90,6 +90,7 @@ void WriteKv(const Tensor& k, const Tensor& v, const int64_t* slot_mapping,
   const size_t bytes = row * sizeof(float);
   ThreadPool::Global().ParallelFor(k.dim(0), RowsPerChunk(row), [&](int64_t b, int64_t e) {
     for (int64_t t = b; t < e; ++t) {
+      if (slot_mapping[t] < 0) continue;  // a padding token: nothing to store
       std::memcpy(key_cache.data_as<float>() + slot_mapping[t] * row,
                   k.data_as<const float>() + t * row, bytes);
       std::memcpy(value_cache.data_as<float>() + slot_mapping[t] * row,

@@ -92,6 +92,7 @@ void WriteKv(const Tensor& k, const Tensor& v, const int64_t* slot_mapping,
              const Tensor& key_cache, const Tensor& value_cache) {
   const int64_t tokens = k.dim(0), row = k.dim(1) * k.dim(2);
   for (int64_t t = 0; t < tokens; ++t) {
+    if (slot_mapping[t] < 0) continue;
     for (int64_t i = 0; i < row; ++i) {
       key_cache.data_as<float>()[slot_mapping[t] * row + i] = k.data_as<const float>()[t * row + i];
       value_cache.data_as<float>()[slot_mapping[t] * row + i] =
