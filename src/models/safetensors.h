@@ -67,8 +67,10 @@ std::string_view SafetensorsDTypeName(DType t);
 class SafetensorsFile {
  public:
   // Maps the file at `path` and validates its header. Errors (naming the path): the file does not
-  // exist or cannot be opened (kNotFound), is not a regular file or is empty (kInvalidArgument),
-  // mmap fails (kInternal), or any header error of ParseSafetensorsHeader.
+  // exist or cannot be opened (kNotFound), is not a regular file (kInvalidArgument), is empty
+  // (kDataLoss), mmap fails (kInternal), or any header error of ParseSafetensorsHeader.
+  // A file truncated by another process after Open makes reads of the lost pages fault (SIGBUS);
+  // that is outside what validation can prevent.
   static StatusOr<std::unique_ptr<SafetensorsFile>> Open(const std::string& path);
 
   ~SafetensorsFile();

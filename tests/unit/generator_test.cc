@@ -23,12 +23,19 @@ TEST(Generator, InvalidRequestsAreRejectedWithTheirIndex) {
   struct Case {
     GenerateRequest request;
     std::string message;
-  } cases[] = {
-      {{{}, 4}, "prompt 1: empty"},
-      {{{1, 1024}, 4}, "prompt 1: token 1 (id 1024) is outside the vocabulary [0, 1024)"},
-      {{{-1}, 4}, "outside the vocabulary"},
-      {{{1}, 0}, "max_tokens must be >= 1"},
-      {{{1, 2}, 131071}, "exceed the context length 131072"},
+  };
+  auto request = [](std::vector<int32_t> ids, int max_tokens) {
+    GenerateRequest r;
+    r.prompt_ids = std::move(ids);
+    r.max_tokens = max_tokens;
+    return r;
+  };
+  const std::vector<Case> cases = {
+      {request({}, 4), "prompt 1: empty"},
+      {request({1, 1024}, 4), "prompt 1: token 1 (id 1024) is outside the vocabulary [0, 1024)"},
+      {request({-1}, 4), "outside the vocabulary"},
+      {request({1}, 0), "max_tokens must be >= 1"},
+      {request({1, 2}, 131071), "exceed the context length 131072"},
   };
   for (const Case& c : cases) {
     auto r = g.Generate({{{5}, 2}, c.request});

@@ -32,8 +32,11 @@ TEST(KernelSelection, EnvironmentForcesAVariant) {
   ASSERT_TRUE(sel.ok()) << sel.status().ToString();
   EXPECT_EQ(sel->kernels.moe_experts, &cpu::ref::MoeExperts);
   EXPECT_EQ(sel->kernels.linear, &cpu::Linear);
-  for (const KernelChoice& c : sel->choices)
-    if (c.op == "moe_experts") EXPECT_EQ(c.reason, "forced by ATOM_MOE_EXPERTS_KERNEL");
+  for (const KernelChoice& c : sel->choices) {
+    if (c.op == "moe_experts") {
+      EXPECT_EQ(c.reason, "forced by ATOM_MOE_EXPERTS_KERNEL");
+    }
+  }
 }
 
 TEST(KernelSelection, UnknownForcedVariantListsTheVariants) {
