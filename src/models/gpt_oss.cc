@@ -60,9 +60,29 @@ class GptOss final : public Model {
     return checkpoint_.Get(name, dtype, shape);
   }
   Status LoadExperts(const std::string& prefix, ops::ExpertWeights& e);
+  // Activations of one step, allocated once per Forward and reused by every layer.
+  struct Workspace {
+    Workspace(const ModelConfig& c, int64_t T)
+        : x(DType::kF32, {T, c.hidden_size}),
+          normed(DType::kF32, {T, c.hidden_size}),
+          delta(DType::kF32, {T, c.hidden_size}),
+          q(DType::kF32, {T, c.num_attention_heads * c.head_dim}),
+          k(DType::kF32, {T, c.num_key_value_heads * c.head_dim}),
+          v(DType::kF32, {T, c.num_key_value_heads * c.head_dim}),
+          attn(DType::kF32, {T, c.num_attention_heads * c.head_dim}),
+          router_logits(DType::kF32, {T, c.num_local_experts}),
+          expert_indices(DType::kI32, {T, c.num_experts_per_tok}),
+          expert_weights(DType::kF32, {T, c.num_experts_per_tok}) {}
+    HostTensor x, normed, delta;  // residual stream, its normed copy, a block's output
+    HostTensor q, k, v, attn;
+    HostTensor router_logits, expert_indices, expert_weights;
+  };
+
+  // Attention block of one layer: reads ws.normed, writes ws.delta.
   void Attention(const Layer& layer, const Tensor& cache_k, const Tensor& cache_v,
-                 const ForwardBatch& batch, const Tensor& normed, const Tensor& out);
-  void Moe(const Layer& layer, const Tensor& normed, const Tensor& out);
+                 const ForwardBatch& batch, Workspace& ws);
+  // MoE block of one layer: reads ws.normed, writes ws.delta.
+  void Moe(const Layer& layer, Workspace& ws);
 
   ModelConfig config_;
   Checkpoint checkpoint_;
@@ -177,36 +197,32 @@ ModelSummary GptOss::summary() const {
 }
 
 void GptOss::Attention(const Layer& l, const Tensor& cache_k, const Tensor& cache_v,
-                       const ForwardBatch& batch, const Tensor& normed, const Tensor& out) {
-  const int64_t T = normed.dim(0), Hq = config_.num_attention_heads,
+                       const ForwardBatch& batch, Workspace& ws) {
+  const int64_t T = ws.normed.numel() / config_.hidden_size, Hq = config_.num_attention_heads,
                 Hkv = config_.num_key_value_heads, d = config_.head_dim;
-  HostTensor q(DType::kF32, {T, Hq * d}), k(DType::kF32, {T, Hkv * d}),
-      v(DType::kF32, {T, Hkv * d}), attn(DType::kF32, {T, Hq, d});
-  k_.linear(normed, l.q_weight, l.q_bias, q);
-  k_.linear(normed, l.k_weight, l.k_bias, k);
-  k_.linear(normed, l.v_weight, l.v_bias, v);
-  const Tensor q3 = q.tensor().Reshape({T, Hq, d});
-  const Tensor k3 = k.tensor().Reshape({T, Hkv, d});
-  const Tensor v3 = v.tensor().Reshape({T, Hkv, d});
+  k_.linear(ws.normed, l.q_weight, l.q_bias, ws.q);
+  k_.linear(ws.normed, l.k_weight, l.k_bias, ws.k);
+  k_.linear(ws.normed, l.v_weight, l.v_bias, ws.v);
+  const Tensor q = ws.q.tensor().Reshape({T, Hq, d});
+  const Tensor k = ws.k.tensor().Reshape({T, Hkv, d});
+  const Tensor v = ws.v.tensor().Reshape({T, Hkv, d});
   const int32_t* positions = batch.attention.positions;
-  k_.rope(q3, positions, rope_);
-  k_.rope(k3, positions, rope_);
-  k_.write_kv(k3, v3, batch.attention.slot_mapping, cache_k, cache_v);
+  k_.rope(q, positions, rope_);
+  k_.rope(k, positions, rope_);
+  k_.write_kv(k, v, batch.attention.slot_mapping, cache_k, cache_v);
   ops::AttentionParams params;
   params.scale = 1.0f / std::sqrt(float(d));
   params.sliding_window = l.sliding_window;
-  k_.paged_attention(q3, cache_k, cache_v, batch.attention, l.sinks, params, attn);
-  k_.linear(attn.tensor().Reshape({T, Hq * d}), l.o_weight, l.o_bias, out);
+  k_.paged_attention(q, cache_k, cache_v, batch.attention, l.sinks, params,
+                     ws.attn.tensor().Reshape({T, Hq, d}));
+  k_.linear(ws.attn, l.o_weight, l.o_bias, ws.delta);
 }
 
-void GptOss::Moe(const Layer& l, const Tensor& normed, const Tensor& out) {
-  const int64_t T = normed.dim(0), E = config_.num_local_experts,
-                K = config_.num_experts_per_tok;
-  HostTensor router_logits(DType::kF32, {T, E}), indices(DType::kI32, {T, K}),
-      weights(DType::kF32, {T, K});
-  k_.linear(normed, l.router_weight, l.router_bias, router_logits);
-  k_.router_topk(router_logits, int(K), indices, weights);
-  k_.moe_experts(normed, l.experts, indices, weights, out);
+void GptOss::Moe(const Layer& l, Workspace& ws) {
+  k_.linear(ws.normed, l.router_weight, l.router_bias, ws.router_logits);
+  k_.router_topk(ws.router_logits, int(config_.num_experts_per_tok), ws.expert_indices,
+                 ws.expert_weights);
+  k_.moe_experts(ws.normed, l.experts, ws.expert_indices, ws.expert_weights, ws.delta);
 }
 
 Status GptOss::Forward(const ForwardBatch& batch, const KvCacheView& cache,
@@ -216,16 +232,17 @@ Status GptOss::Forward(const ForwardBatch& batch, const KvCacheView& cache,
       cache.value.size() != cache.key.size())
     return Internal("KV cache has {} layers, the model {}", cache.key.size(),
                     config_.num_hidden_layers);
-  HostTensor x(DType::kF32, {T, D}), normed(DType::kF32, {T, D}), delta(DType::kF32, {T, D});
-  k_.embedding(embed_tokens_, batch.token_ids, x);
+  Workspace ws(config_, T);
+  const float eps = float(config_.rms_norm_eps);
+  k_.embedding(embed_tokens_, batch.token_ids, ws.x);
   for (size_t i = 0; i < layers_.size(); ++i) {
     const Layer& l = layers_[i];
-    k_.rms_norm(x, l.input_norm, float(config_.rms_norm_eps), normed);
-    Attention(l, cache.key[i], cache.value[i], batch, normed, delta);
-    k_.add(x, delta);
-    k_.rms_norm(x, l.post_attn_norm, float(config_.rms_norm_eps), normed);
-    Moe(l, normed, delta);
-    k_.add(x, delta);
+    k_.rms_norm(ws.x, l.input_norm, eps, ws.normed);
+    Attention(l, cache.key[i], cache.value[i], batch, ws);
+    k_.add(ws.x, ws.delta);
+    k_.rms_norm(ws.x, l.post_attn_norm, eps, ws.normed);
+    Moe(l, ws);
+    k_.add(ws.x, ws.delta);
   }
   // Only the requested rows go through the final norm and the (large) unembedding.
   const int64_t R = batch.num_logits;
@@ -233,9 +250,9 @@ Status GptOss::Forward(const ForwardBatch& batch, const KvCacheView& cache,
   for (int64_t r = 0; r < R; ++r) {
     const int32_t src = batch.logits_indices[r];
     ATOM_CHECK(src >= 0 && src < T);
-    std::copy_n(x.data<float>() + src * D, D, rows.data<float>() + r * D);
+    std::copy_n(ws.x.data<float>() + src * D, D, rows.data<float>() + r * D);
   }
-  k_.rms_norm(rows, final_norm_, float(config_.rms_norm_eps), rows);
+  k_.rms_norm(rows, final_norm_, eps, rows);
   k_.linear(rows, lm_head_, Tensor(), logits);
   return OkStatus();
 }
