@@ -3,6 +3,7 @@
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
+#include <cstring>
 #include <cmath>
 #include <numeric>
 #include <random>
@@ -11,6 +12,7 @@
 
 #include "backends/cpu/cpu_kernels.h"
 #include "core/tensor.h"
+#include "core/thread_pool.h"
 
 namespace atom {
 namespace {
@@ -35,6 +37,22 @@ HostTensor RandomBytes(std::mt19937& rng, Shape shape, int lo, int hi) {
   for (int64_t i = 0; i < t.numel(); ++i) t.data<uint8_t>()[i] = uint8_t(dist(rng));
   return t;
 }
+
+// The ceiling for weight streaming: a 512 MiB copy (bytes read + bytes written per second), on
+// the same threads the kernels use. Linear and MoE at T = 1 are bounded by this.
+void BM_MemoryCopyCeiling(benchmark::State& state) {
+  const int64_t bytes = int64_t(512) << 20;
+  std::vector<char> src(bytes, 1), dst(bytes, 0);
+  ThreadPool& pool = ThreadPool::Global();
+  for (auto _ : state) {
+    pool.ParallelFor(bytes / 4096, 1024, [&](int64_t b, int64_t e) {
+      std::memcpy(dst.data() + b * 4096, src.data() + b * 4096, (e - b) * 4096);
+    });
+    benchmark::DoNotOptimize(dst.data());
+  }
+  state.SetBytesProcessed(int64_t(state.iterations()) * 2 * bytes);
+}
+BENCHMARK(BM_MemoryCopyCeiling)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 // x [T, 2880] · W[4096, 2880]ᵀ + b, bf16 weights.
 void BM_Linear(benchmark::State& state) {

@@ -7,6 +7,7 @@
 int main(int argc, char** argv) {
   CLI::App app{"atom.cpp: LLM inference engine for gpt-oss"};
   app.require_subcommand(1);
+  app.fallthrough();  // global options may follow the subcommand too
   std::string log_level = "info";
   app.add_option("--log-level", log_level, "debug | info | warn | error | off")
       ->check(CLI::IsMember({"debug", "info", "warn", "error", "off"}));
