@@ -24,8 +24,10 @@ inline float Mxfp4ScaleValue(uint8_t s) {
   return std::bit_cast<float>(uint32_t(s) << 23);
 }
 
-// The f32 values of 16 e2m1 codes (0..15): one table lookup per lane (vpermps on AVX-512).
+// The f32 values of 16 e2m1 codes (0..15): one table lookup per lane (vpermps on AVX-512 with
+// GCC's dynamic shuffle; a per-lane loop elsewhere, e.g. under clang for the fuzz build).
 inline F32x16 Fp4E2M1ToF32x16(U32x16 code) {
+#if defined(__GNUC__) && !defined(__clang__)
   const F32x16 table = {kFp4E2M1Values[0],  kFp4E2M1Values[1],  kFp4E2M1Values[2],
                         kFp4E2M1Values[3],  kFp4E2M1Values[4],  kFp4E2M1Values[5],
                         kFp4E2M1Values[6],  kFp4E2M1Values[7],  kFp4E2M1Values[8],
@@ -33,6 +35,11 @@ inline F32x16 Fp4E2M1ToF32x16(U32x16 code) {
                         kFp4E2M1Values[12], kFp4E2M1Values[13], kFp4E2M1Values[14],
                         kFp4E2M1Values[15]};
   return __builtin_shuffle(table, code);
+#else
+  F32x16 out;
+  for (int l = 0; l < kLanes; ++l) out[l] = kFp4E2M1Values[code[l] & 15u];
+  return out;
+#endif
 }
 
 // Dequantizes one MXFP4 row of `groups` blocks (codes: groups * 16 bytes, scales: groups bytes)
