@@ -183,45 +183,29 @@ Status ParseMetadata(std::string_view file, const Json& v,
   return OkStatus();
 }
 
+
+// The safetensors dtype strings atom reads, one table for both directions.
+struct SafetensorsDType {
+  std::string_view name;
+  DType dtype;
+};
+constexpr SafetensorsDType kDTypeNames[] = {
+    {"F32", DType::kF32},        {"F16", DType::kF16},      {"BF16", DType::kBF16},
+    {"F8_E4M3", DType::kF8E4M3}, {"F8_E8M0", DType::kE8M0}, {"U8", DType::kU8},
+    {"I8", DType::kI8},          {"I32", DType::kI32},      {"I64", DType::kI64},
+};
 }  // namespace
 
 std::optional<DType> DTypeFromSafetensors(std::string_view s) {
-  if (s == "F32") return DType::kF32;
-  if (s == "F16") return DType::kF16;
-  if (s == "BF16") return DType::kBF16;
-  if (s == "F8_E4M3") return DType::kF8E4M3;
-  if (s == "F8_E8M0") return DType::kE8M0;
-  if (s == "U8") return DType::kU8;
-  if (s == "I8") return DType::kI8;
-  if (s == "I32") return DType::kI32;
-  if (s == "I64") return DType::kI64;
+  for (const SafetensorsDType& d : kDTypeNames)
+    if (d.name == s) return d.dtype;
   return std::nullopt;
 }
 
 std::string_view SafetensorsDTypeName(DType t) {
-  switch (t) {
-    case DType::kF32:
-      return "F32";
-    case DType::kF16:
-      return "F16";
-    case DType::kBF16:
-      return "BF16";
-    case DType::kF8E4M3:
-      return "F8_E4M3";
-    case DType::kE8M0:
-      return "F8_E8M0";
-    case DType::kU8:
-      return "U8";
-    case DType::kI8:
-      return "I8";
-    case DType::kI32:
-      return "I32";
-    case DType::kI64:
-      return "I64";
-    case DType::kFP4E2M1:
-      return "";
-  }
-  return "";
+  for (const SafetensorsDType& d : kDTypeNames)
+    if (d.dtype == t) return d.name;
+  return "";  // kFP4E2M1: checkpoints store packed fp4 as U8
 }
 
 StatusOr<SafetensorsHeader> ParseSafetensorsHeader(const uint8_t* file, uint64_t file_size,

@@ -1,14 +1,16 @@
 // cpu:: kernels against cpu::ref:: (and hand computations) for the element-wise, Linear, Rope
 // and router ops. Attention and MoE live in attention_test.cc and moe_test.cc.
+#include "backends/cpu/cpu_kernels.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <random>
 #include <vector>
 
-#include "backends/cpu/cpu_kernels.h"
 #include "backends/cpu/weight_rows.h"
 #include "cpu_test_util.h"
+#include "ops/rope.h"
 
 namespace atom {
 namespace {
@@ -68,10 +70,12 @@ TEST(CpuKernelsTest, RmsNormHandComputed) {
 
 TEST(CpuKernelsTest, LinearMatchesRef) {
   std::mt19937 rng(3);
-  struct Case { int64_t tokens, in, out; bool bias; };
+  struct Case {
+    int64_t tokens, in, out;
+    bool bias;
+  };
   for (const Case& c : {Case{1, 96, 160, true}, Case{7, 96, 161, false}, Case{37, 100, 33, true},
-                        Case{3, 2880, 13, true}, Case{1, 2880, 6, false},
-                        Case{70, 64, 10, true}}) {
+                        Case{3, 2880, 13, true}, Case{1, 2880, 6, false}, Case{70, 64, 10, true}}) {
     HostTensor x = RandomF32(rng, {c.tokens, c.in});
     HostTensor w = RandomBf16(rng, {c.out, c.in}, -0.1f, 0.1f);
     HostTensor bias = RandomBf16(rng, {c.out});
@@ -131,10 +135,10 @@ TEST(CpuKernelsTest, WriteKvMatchesRef) {
   cpu::ref::WriteKv(k, v, slots.data(), kr, vr);
   for (int64_t t = 0; t < tokens; ++t) {
     if (slots[t] < 0) continue;
-    EXPECT_TRUE(BitEqual(kc.data<float>() + slots[t] * hkv * d, k.data<float>() + t * hkv * d,
-                         hkv * d));
-    EXPECT_TRUE(BitEqual(vc.data<float>() + slots[t] * hkv * d, v.data<float>() + t * hkv * d,
-                         hkv * d));
+    EXPECT_TRUE(
+        BitEqual(kc.data<float>() + slots[t] * hkv * d, k.data<float>() + t * hkv * d, hkv * d));
+    EXPECT_TRUE(
+        BitEqual(vc.data<float>() + slots[t] * hkv * d, v.data<float>() + t * hkv * d, hkv * d));
   }
   // Untouched slots (6 among them, where a wrong padding write would land) stay NaN.
   EXPECT_TRUE(std::isnan(kc.data<float>()[6 * hkv * d]));
@@ -168,20 +172,19 @@ TEST(RopeTest, MatchesRef) {
   }
 }
 
-// Spec §4.4: ω_i table, m = 0.1 ln 32 + 1, and the p = 1 values of C and S.
+// Spec §4.4: the p = 1 values of C and S, through the production YaRN table of gpt-oss
+// (whose ω_i values rope_table_test.cc checks against the spec's table).
 TEST(RopeTest, SpecYarnTableAtPositionOne) {
-  const double omega[32] = {
-      1.000000000e+00, 6.890443059e-01, 4.747820555e-01, 3.271458719e-01, 2.254180002e-01,
-      1.553229895e-01, 1.070244215e-01, 7.374456821e-02, 5.081327482e-02, 3.170569618e-02,
-      1.933500113e-02, 1.159204926e-02, 6.794959490e-03, 3.860359317e-03, 2.093792379e-03,
-      1.052602101e-03, 4.564839192e-04, 1.293187012e-04, 3.830881237e-05, 2.639646903e-05,
-      1.818833668e-05, 1.253256982e-05, 8.635495875e-06, 5.950239261e-06, 4.099978482e-06,
-      2.825066827e-06, 1.946596211e-06, 1.341291035e-06, 9.242089502e-07, 6.368209146e-07,
-      4.387978251e-07, 3.023511428e-07};
-  ops::RopeTable table;
-  table.head_dim = 64;
-  for (double w : omega) table.inv_freq.push_back(float(w));
-  table.attention_scale = float(0.1 * std::log(32.0) + 1.0);
+  ops::RopeScaling yarn;
+  yarn.type = ops::RopeType::kYarn;
+  yarn.factor = 32;
+  yarn.beta_fast = 32;
+  yarn.beta_slow = 1;
+  yarn.original_max_position_embeddings = 4096;
+  yarn.truncate = false;
+  auto made = ops::MakeRopeTable(150000, 64, yarn);
+  ASSERT_TRUE(made.ok());
+  const ops::RopeTable& table = *made;
   // Head 0 holds e_i (i = 0 or 1) and head 1 holds e_{i+32}: rotating e_i gives C at i and S at
   // i + 32; rotating e_{i+32} gives -S at i and C at i + 32.
   for (int i : {0, 1}) {
@@ -242,8 +245,8 @@ TEST(CpuKernelsTest, RouterTopKTiesPickLowerIndexFirst) {
     const float e = std::exp(-1.0f), den = 3.0f + e;
     EXPECT_NEAR(w.data<float>()[0], 1.0f / den, 1e-7f);
     EXPECT_NEAR(w.data<float>()[3], e / den, 1e-7f);
-    EXPECT_NEAR(w.data<float>()[0] + w.data<float>()[1] + w.data<float>()[2] +
-                    w.data<float>()[3], 1.0f, 1e-6f);
+    EXPECT_NEAR(w.data<float>()[0] + w.data<float>()[1] + w.data<float>()[2] + w.data<float>()[3],
+                1.0f, 1e-6f);
   }
 }
 
