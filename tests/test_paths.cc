@@ -8,6 +8,8 @@ namespace atom::testing {
 
 std::string DataDir() { return ATOM_TEST_DATA_DIR; }
 
+std::string UnpackedDataDir() { return ATOM_TEST_UNPACKED_DIR; }
+
 std::string FixtureDir(const std::string& name) { return DataDir() + "/" + name; }
 
 std::string MakeTempDir(const std::string& prefix) {
