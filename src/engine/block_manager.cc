@@ -59,9 +59,9 @@ bool BlockManager::CanAllocate(std::span<const int32_t> prompt, int64_t num_toke
 
 int BlockManager::Allocate(std::span<const int32_t> prompt, int64_t num_tokens,
                            BlockTable* table) {
-  ATOM_CHECK(table->blocks.empty() && num_tokens >= int64_t(prompt.size()));
-  ATOM_CHECK(CanAllocate(prompt, num_tokens));
+  ATOM_CHECK(table->blocks.empty() && CanAllocate(prompt, num_tokens));
   const std::vector<CacheHit> hits = FindCachedPrefix(prompt);
+  ATOM_CHECK(num_tokens >= int64_t(hits.size()) * block_size_);
   for (const CacheHit& h : hits) {
     Reference(h.block);
     table->blocks.push_back(h.block);

@@ -52,12 +52,13 @@ class BlockManager {
   // never the whole prompt (its last token must run to produce logits).
   int CachedPrefixTokens(std::span<const int32_t> prompt) const;
 
-  // Whether a new sequence with this prompt can get blocks for `num_tokens` tokens
-  // (num_tokens >= prompt.size()), counting cached blocks it would reuse.
+  // Whether a new sequence with this prompt can get blocks for its first `num_tokens` tokens
+  // (at least its cached prefix; fewer than the prompt when prefill is chunked), counting the
+  // cached blocks it would reuse.
   bool CanAllocate(std::span<const int32_t> prompt, int64_t num_tokens) const;
-  // Builds the block table of a new sequence for `num_tokens` tokens; returns the number of
-  // prompt tokens whose KV is already there (CachedPrefixTokens). REQUIRES: CanAllocate, and
-  // `table` empty.
+  // Builds the block table of a new sequence for its first `num_tokens` tokens; returns the
+  // number of prompt tokens whose KV is already there (CachedPrefixTokens). REQUIRES:
+  // CanAllocate, num_tokens >= CachedPrefixTokens(prompt), and `table` empty.
   int Allocate(std::span<const int32_t> prompt, int64_t num_tokens, BlockTable* table);
 
   // Whether the table can grow to hold `num_tokens` tokens.
