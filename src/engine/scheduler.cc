@@ -17,6 +17,13 @@ void Scheduler::Add(Sequence* seq) {
   waiting_.push_back(seq);
 }
 
+void Scheduler::AddRunning(Sequence* seq) {
+  ATOM_CHECK(!seq->block_table.blocks.empty());
+  seq->status = SequenceStatus::kRunning;
+  seq->admission = admissions_++;
+  running_.push_back(seq);
+}
+
 void Scheduler::Remove(Sequence* seq) {
   std::erase(running_, seq);
   std::erase(waiting_, seq);

@@ -54,6 +54,9 @@ class Scheduler {
 
   // Queues a new sequence (status kWaiting, no blocks, nothing computed).
   void Add(Sequence* seq);
+  // Makes a sequence that already holds its blocks and computed tokens (a fork of a running
+  // one) running, as the most recently admitted.
+  void AddRunning(Sequence* seq);
   // Takes a sequence out wherever it is (finished or aborted) and frees its blocks.
   void Remove(Sequence* seq);
 

@@ -1,0 +1,59 @@
+// ModelRunner: turns a scheduled step into the model's inputs, runs the model over the paged KV
+// cache, and hands back the logits rows the step asked for.
+//
+// It owns the KV memory (KvCache) and the step's metadata arrays; everything else it gets per
+// call. On the GPU this is where metadata goes into fixed device buffers for graph replay.
+// Not thread-safe: the engine loop owns it.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "core/status.h"
+#include "engine/kv_cache.h"
+#include "engine/scheduler.h"
+#include "models/model.h"
+
+namespace atom {
+
+// Logits of one step: for scheduled sequence i (in SchedulerOutput order), rows
+// [first_row[i], first_row[i] + num_rows[i]) of `logits` [rows, vocab].
+struct StepLogits {
+  HostTensor logits;
+  std::vector<int32_t> first_row;
+  std::vector<int32_t> num_rows;  // 0: the sequence needs no logits this step
+
+  // The row of the sequence's last scheduled token. REQUIRES: num_rows[i] > 0.
+  const float* Last(size_t i) const {
+    return logits.data<float>() + int64_t(first_row[i] + num_rows[i] - 1) * logits.tensor().dim(1);
+  }
+  const float* Row(int32_t row) const {
+    return logits.data<float>() + int64_t(row) * logits.tensor().dim(1);
+  }
+};
+
+class ModelRunner {
+ public:
+  // `model` must outlive the runner.
+  ModelRunner(Model& model, int num_blocks, int block_size);
+
+  Model& model() const { return model_; }
+  int block_size() const { return cache_.block_size(); }
+
+  // Runs the step. `all_rows[i]`: sequence i wants the logits of every token it computes (prompt
+  // logprobs); otherwise only sequences whose chunk ends their known tokens get one row.
+  StatusOr<StepLogits> Run(const SchedulerOutput& step, const std::vector<bool>& all_rows);
+
+  // Copies a block's keys and values in every layer (a forked sequence's partial last block).
+  void CopyBlock(int32_t src, int32_t dst);
+
+ private:
+  Model& model_;
+  KvCache cache_;
+  // The step's metadata, reused between steps.
+  std::vector<int32_t> token_ids_, positions_, query_start_, seq_lens_, block_tables_,
+      logits_indices_;
+  std::vector<int64_t> slot_mapping_;
+};
+
+}  // namespace atom

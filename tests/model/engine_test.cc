@@ -1,0 +1,340 @@
+// The Engine on the tiny fixtures: greedy outputs match Hugging Face whatever the scheduling
+// (prefix caching, chunked prefill, batching, preemption), seeded sampling does not depend on
+// the batch, logprobs are the reference's log-softmax, and a randomized workload with aborts
+// finishes everything and returns every KV block.
+#include <cmath>
+#include <fstream>
+#include <map>
+#include <random>
+#include <sstream>
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "engine/engine.h"
+#include "models/registry.h"
+#include "models/safetensors.h"
+#include "test_paths.h"
+
+namespace atom {
+namespace {
+
+struct Case {
+  std::string name;
+  std::vector<int32_t> prompt, greedy;
+};
+
+std::vector<Case> LoadCases(const std::string& fixture) {
+  std::ifstream in(testing::FixtureDir(fixture) + "/cases.json");
+  std::stringstream text;
+  text << in.rdbuf();
+  std::vector<Case> cases;
+  const nlohmann::json j = nlohmann::json::parse(text.str());
+  for (const auto& c : j["cases"])
+    cases.push_back({c["name"], c["prompt_ids"], c["greedy_ids"]});
+  return cases;
+}
+
+SamplingParams Greedy(int max_tokens) {
+  SamplingParams p;
+  p.temperature = 0;
+  p.max_tokens = max_tokens;
+  p.ignore_eos = true;
+  return p;
+}
+
+std::pair<int64_t, int> Key(int64_t request_id, int index) { return {request_id, index}; }
+
+// Collects every output of every request.
+struct Collector {
+  std::map<std::pair<int64_t, int>, std::vector<int32_t>> tokens;
+  std::map<std::pair<int64_t, int>, FinishReason> finish;
+  std::map<std::pair<int64_t, int>, std::vector<SampleResult>> logprobs, prompt_logprobs;
+  OutputCallback Callback() {
+    return [this](const RequestOutput& o) {
+      auto key = std::make_pair(o.request_id, o.index);
+      auto& t = tokens[key];
+      t.insert(t.end(), o.token_ids.begin(), o.token_ids.end());
+      auto& l = logprobs[key];
+      l.insert(l.end(), o.logprobs.begin(), o.logprobs.end());
+      if (!o.prompt_logprobs.empty()) prompt_logprobs[key] = o.prompt_logprobs;
+      if (o.finish_reason) {
+        EXPECT_EQ(finish.count(key), 0u) << "finished twice";
+        finish[key] = *o.finish_reason;
+      }
+    };
+  }
+};
+
+void RunToCompletion(Engine& engine) {
+  for (int i = 0; i < 100000; ++i) {
+    auto more = engine.Step();
+    ASSERT_TRUE(more.ok()) << more.status().ToString();
+    if (!*more) return;
+  }
+  FAIL() << "engine did not finish";
+}
+
+class EngineTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    auto model = LoadModel(testing::FixtureDir(GetParam()) + "/model");
+    ASSERT_TRUE(model.ok()) << model.status().ToString();
+    model_ = std::move(*model);
+    cases_ = LoadCases(GetParam());
+    ASSERT_EQ(cases_.size(), 4u);
+  }
+  std::unique_ptr<Engine> MakeEngine(EngineConfig config) {
+    auto engine = Engine::Create(*model_, nullptr, config);
+    EXPECT_TRUE(engine.ok()) << engine.status().ToString();
+    return engine.ok() ? std::move(*engine) : nullptr;
+  }
+  std::unique_ptr<Model> model_;
+  std::vector<Case> cases_;
+};
+
+TEST_P(EngineTest, GreedyMatchesReferenceUnderEverySchedulingMode) {
+  for (bool caching : {true, false}) {
+    for (bool chunked : {true, false}) {
+      for (bool batched : {true, false}) {
+        EngineConfig config;
+        config.enable_prefix_caching = caching;
+        config.scheduler.enable_chunked_prefill = chunked;
+        config.max_model_len = 256;
+        config.scheduler.max_num_batched_tokens = chunked ? 16 : 256;
+        config.block_size = 4;
+        auto engine = MakeEngine(config);
+        ASSERT_NE(engine, nullptr);
+        Collector out;
+        std::vector<int64_t> ids;
+        for (int rep = 0; rep < 2; ++rep) {  // twice: the second run hits the prefix cache
+          for (const Case& c : cases_) {
+            auto id = engine->AddRequest(c.prompt, Greedy(16), out.Callback());
+            ASSERT_TRUE(id.ok()) << id.status().ToString();
+            ids.push_back(*id);
+            if (!batched) RunToCompletion(*engine);
+          }
+          RunToCompletion(*engine);
+        }
+        const std::string mode =
+            fmt::format("caching={} chunked={} batched={}", caching, chunked, batched);
+        for (size_t i = 0; i < ids.size(); ++i) {
+          const Case& c = cases_[i % cases_.size()];
+          EXPECT_EQ(out.tokens[Key(ids[i], 0)], c.greedy) << c.name << " " << mode;
+          EXPECT_EQ(out.finish[Key(ids[i], 0)], FinishReason::kLength);
+        }
+        const EngineStats stats = engine->stats();
+        EXPECT_EQ(stats.num_free_kv_blocks, stats.num_kv_blocks) << mode;
+        if (caching) EXPECT_GT(stats.prefix_cache_hits, 0) << mode;
+      }
+    }
+  }
+}
+
+TEST_P(EngineTest, PreemptionUnderATightKvCacheKeepsOutputsExact) {
+  EngineConfig config;
+  config.block_size = 4;
+  config.max_model_len = 128;
+  config.num_kv_blocks = 30;  // 120 slots: case3 alone needs 116
+  config.scheduler.max_num_batched_tokens = 32;
+  auto engine = MakeEngine(config);
+  ASSERT_NE(engine, nullptr);
+  Collector out;
+  std::vector<int64_t> ids;
+  for (const Case& c : cases_) ids.push_back(*engine->AddRequest(c.prompt, Greedy(16), out.Callback()));
+  RunToCompletion(*engine);
+  for (size_t i = 0; i < ids.size(); ++i) EXPECT_EQ(out.tokens[Key(ids[i], 0)], cases_[i].greedy);
+  EXPECT_GT(engine->stats().num_preemptions, 0);
+  EXPECT_EQ(engine->stats().num_free_kv_blocks, 30);
+}
+
+TEST_P(EngineTest, LogprobsAreTheReferenceLogSoftmax) {
+  auto ref = SafetensorsFile::Open(testing::FixtureDir(GetParam()) + "/reference_logits.safetensors");
+  ASSERT_TRUE(ref.ok());
+  auto engine = MakeEngine(EngineConfig{});
+  ASSERT_NE(engine, nullptr);
+  Collector out;
+  const Case& c = cases_[2];
+  SamplingParams p = Greedy(16);
+  p.logprobs = 3;
+  p.prompt_logprobs = 2;
+  const int64_t id = *engine->AddRequest(c.prompt, p, out.Callback());
+  RunToCompletion(*engine);
+  const Tensor full = (*ref)->View(*(*ref)->Find(c.name + ".full_logits"));
+  const int64_t vocab = full.dim(1);
+  auto log_softmax = [&](int64_t row, int32_t token) {
+    const float* l = full.data_as<const float>() + row * vocab;
+    double max = l[0], sum = 0;
+    for (int64_t v = 0; v < vocab; ++v) max = std::max<double>(max, l[v]);
+    for (int64_t v = 0; v < vocab; ++v) sum += std::exp(l[v] - max);
+    return l[token] - max - std::log(sum);
+  };
+  const auto& lps = out.logprobs[Key(id, 0)];
+  ASSERT_EQ(lps.size(), 16u);
+  const int64_t L = int64_t(c.prompt.size());
+  for (int k = 0; k < 16; ++k) {
+    EXPECT_NEAR(lps[k].logprob, log_softmax(L - 1 + k, c.greedy[k]), 1e-4) << k;
+    ASSERT_EQ(lps[k].top_logprobs.size(), 3u);
+    EXPECT_EQ(lps[k].top_logprobs[0].token, c.greedy[k]);  // greedy picks the top one
+  }
+  const auto& plp = out.prompt_logprobs[Key(id, 0)];
+  ASSERT_EQ(int64_t(plp.size()), L - 1);
+  for (int64_t k = 0; k + 1 < L; ++k)
+    EXPECT_NEAR(plp[k].logprob, log_softmax(k, c.prompt[k + 1]), 1e-4) << k;
+}
+
+TEST_P(EngineTest, SeededSamplingIgnoresTheRestOfTheBatch) {
+  SamplingParams p;
+  p.temperature = 0.9f;
+  p.top_p = 0.95f;
+  p.max_tokens = 12;
+  p.seed = 1234;
+  p.n = 3;
+  p.ignore_eos = true;
+  std::vector<std::vector<int32_t>> alone;
+  {
+    auto engine = MakeEngine(EngineConfig{});
+    Collector out;
+    const int64_t id = *engine->AddRequest(cases_[1].prompt, p, out.Callback());
+    RunToCompletion(*engine);
+    for (int i = 0; i < 3; ++i) alone.push_back(out.tokens[Key(id, i)]);
+  }
+  EXPECT_NE(alone[0], alone[1]);  // each of the n sequences has its own stream
+  auto engine = MakeEngine(EngineConfig{});
+  Collector out;
+  SamplingParams noise = p;
+  noise.seed.reset();
+  engine->AddRequest(cases_[3].prompt, noise, out.Callback());
+  engine->AddRequest(cases_[0].prompt, noise, out.Callback());
+  const int64_t id = *engine->AddRequest(cases_[1].prompt, p, out.Callback());
+  engine->AddRequest(cases_[2].prompt, noise, out.Callback());
+  RunToCompletion(*engine);
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(out.tokens[Key(id, i)], alone[i]) << "sequence " << i;
+  EXPECT_EQ(engine->stats().num_free_kv_blocks, engine->stats().num_kv_blocks);
+}
+
+// Requests of random lengths arrive at random steps; some are aborted at random moments. Every
+// request that is not aborted finishes with exactly its greedy continuation computed alone, and
+// every KV block comes back.
+TEST_P(EngineTest, RandomWorkloadWithAborts) {
+  std::mt19937 rng(5);
+  const int64_t vocab = model_->config().vocab_size;
+  EngineConfig config;
+  config.block_size = 4;
+  config.num_kv_blocks = 64;
+  config.max_model_len = 200;
+  config.scheduler.max_num_seqs = 6;
+  config.scheduler.max_num_batched_tokens = 24;
+  config.enable_prefix_caching = true;
+  auto engine = MakeEngine(config);
+  ASSERT_NE(engine, nullptr);
+  Collector out;
+  struct Sent {
+    int64_t id;
+    std::vector<int32_t> prompt;
+    int max_tokens;
+    bool aborted = false;
+  };
+  std::vector<Sent> sent;
+  for (int step = 0; step < 400; ++step) {
+    if (sent.size() < 40 && rng() % 2 == 0) {
+      std::vector<int32_t> prompt(1 + rng() % 60);
+      const int32_t family = int32_t(rng() % 3);  // shared prefixes
+      for (size_t i = 0; i < prompt.size(); ++i)
+        prompt[i] = i < 12 ? family * 50 + int32_t(i) : int32_t(rng() % vocab);
+      const int max_tokens = 1 + int(rng() % 20);
+      auto id = engine->AddRequest(prompt, Greedy(max_tokens), out.Callback());
+      ASSERT_TRUE(id.ok()) << id.status().ToString();
+      sent.push_back({*id, prompt, max_tokens});
+    }
+    if (!sent.empty() && rng() % 10 == 0) {
+      Sent& victim = sent[rng() % sent.size()];
+      if (!out.finish.count(Key(victim.id, 0))) {
+        engine->Abort(victim.id);
+        victim.aborted = true;
+      }
+    }
+    ASSERT_TRUE(engine->Step().ok());
+  }
+  RunToCompletion(*engine);
+  EXPECT_EQ(engine->stats().num_free_kv_blocks, 64);
+  EXPECT_EQ(engine->stats().num_running + engine->stats().num_waiting, 0);
+  auto reference = MakeEngine(EngineConfig{});
+  for (const Sent& s : sent) {
+    ASSERT_EQ(out.finish.count(Key(s.id, 0)), 1u) << "request " << s.id << " never finished";
+    if (s.aborted) {
+      EXPECT_LE(int(out.tokens[Key(s.id, 0)].size()), s.max_tokens);
+      continue;
+    }
+    EXPECT_EQ(out.finish[Key(s.id, 0)], FinishReason::kLength);
+    Collector alone;
+    const int64_t id = *reference->AddRequest(s.prompt, Greedy(s.max_tokens), alone.Callback());
+    RunToCompletion(*reference);
+    EXPECT_EQ(out.tokens[Key(s.id, 0)], alone.tokens[Key(id, 0)]) << "request " << s.id;
+  }
+}
+
+TEST_P(EngineTest, RejectsBadRequests) {
+  EngineConfig config;
+  config.max_model_len = 64;
+  auto engine = MakeEngine(config);
+  ASSERT_NE(engine, nullptr);
+  auto expect_error = [&](std::vector<int32_t> prompt, SamplingParams p, std::string needle) {
+    auto id = engine->AddRequest(std::move(prompt), p, nullptr);
+    ASSERT_FALSE(id.ok()) << needle;
+    EXPECT_NE(id.status().message().find(needle), std::string::npos) << id.status().message();
+  };
+  expect_error({}, Greedy(4), "prompt: must not be empty");
+  expect_error({1, 5000}, Greedy(4), "outside the vocabulary");
+  expect_error(std::vector<int32_t>(64, 1), Greedy(4), "leave no room in the context of 64");
+  SamplingParams bad = Greedy(4);
+  bad.top_p = 2;
+  expect_error({1}, bad, "top_p");
+  SamplingParams stop = Greedy(4);
+  stop.stop = {"x"};
+  expect_error({1}, stop, "need a tokenizer");
+}
+
+TEST_P(EngineTest, BackgroundLoopServesConcurrentCallers) {
+  auto engine = MakeEngine(EngineConfig{});
+  ASSERT_NE(engine, nullptr);
+  engine->Start();
+  std::mutex mu;
+  std::condition_variable cv;
+  std::map<int64_t, std::vector<int32_t>> tokens;
+  int done = 0;
+  std::vector<std::thread> callers;
+  std::vector<int64_t> ids(8);
+  for (int t = 0; t < 8; ++t) {
+    callers.emplace_back([&, t] {
+      auto id = engine->AddRequest(cases_[t % 4].prompt, Greedy(16), [&](const RequestOutput& o) {
+        std::lock_guard<std::mutex> lock(mu);
+        auto& v = tokens[o.request_id];
+        v.insert(v.end(), o.token_ids.begin(), o.token_ids.end());
+        if (o.finish_reason) {
+          ++done;
+          cv.notify_all();
+        }
+      });
+      ASSERT_TRUE(id.ok());
+      ids[t] = *id;
+    });
+  }
+  for (auto& c : callers) c.join();
+  std::unique_lock<std::mutex> lock(mu);
+  ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(60), [&] { return done == 8; }));
+  for (int t = 0; t < 8; ++t) EXPECT_EQ(tokens[ids[t]], cases_[t % 4].greedy);
+}
+
+INSTANTIATE_TEST_SUITE_P(Fixtures, EngineTest,
+                         ::testing::Values("gpt-oss-tiny-mxfp4", "gpt-oss-tiny-bf16"),
+                         [](const auto& info) {
+                           std::string n = info.param;
+                           for (char& ch : n)
+                             if (ch == '-') ch = '_';
+                           return n;
+                         });
+
+}  // namespace
+}  // namespace atom
