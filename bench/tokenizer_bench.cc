@@ -12,12 +12,13 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
+#include "tokenizer/o200k.h"
+#include "tokenizer/pretokenizer.h"
 #include "tokenizer/tokenizer.h"
 
 namespace atom {
@@ -28,7 +29,8 @@ namespace fs = std::filesystem;
 constexpr size_t kCorpusBytes = 4 << 20;
 const std::string kRoot = ATOM_SOURCE_DIR;
 const std::string kRanks = kRoot + "/tests/data/tokenizer/o200k_base.tiktoken";
-const std::string kHfJson = std::string(ATOM_TEST_UNPACKED_DIR) + "/o200k_harmony_hf/tokenizer.json";
+const std::string kHfJson =
+    std::string(ATOM_TEST_UNPACKED_DIR) + "/o200k_harmony_hf/tokenizer.json";
 
 std::string ReadAll(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
@@ -104,6 +106,21 @@ void BM_Encode(benchmark::State& state) {
   state.counters["MB"] = static_cast<double>(text.size()) / 1e6;
 }
 BENCHMARK(BM_Encode)->Unit(benchmark::kMillisecond)->MinTime(2.0);
+
+// The regex split alone (PCRE2 JIT), to see how Encode's time divides.
+void BM_Pretokenize(benchmark::State& state) {
+  auto p = tokenizer_internal::Pretokenizer::Create(std::string(tokenizer_internal::kO200kPattern));
+  const std::string& text = Corpus();
+  size_t pieces = 0;
+  for (auto _ : state) {
+    pieces = 0;
+    p->ForEachPiece(text, [&](std::string_view) { ++pieces; });
+    benchmark::DoNotOptimize(pieces);
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * text.size()));
+  state.counters["pieces"] = static_cast<double>(pieces);
+}
+BENCHMARK(BM_Pretokenize)->Unit(benchmark::kMillisecond)->MinTime(2.0);
 
 void BM_EncodeWithSpecial(benchmark::State& state) {
   const Tokenizer& t = Tiktoken();

@@ -10,6 +10,8 @@ namespace atom::cli {
 
 void AddInfoCommand(CLI::App& app, int& exit_code);
 void AddGenerateCommand(CLI::App& app, int& exit_code);
+void AddTokenizeCommands(CLI::App& app, int& exit_code);  // tokenize, detokenize
+void AddRenderCommand(CLI::App& app, int& exit_code);
 
 // The model served when none is named: the tiny gpt-oss checkpoint bundled with the sources.
 std::string DefaultModelDir();

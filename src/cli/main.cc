@@ -16,6 +16,8 @@ int main(int argc, char** argv) {
   int exit_code = 0;
   atom::cli::AddInfoCommand(app, exit_code);
   atom::cli::AddGenerateCommand(app, exit_code);
+  atom::cli::AddTokenizeCommands(app, exit_code);
+  atom::cli::AddRenderCommand(app, exit_code);
   CLI11_PARSE(app, argc, argv);
   return exit_code;
 }

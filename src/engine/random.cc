@@ -17,8 +17,7 @@ uint64_t SplitMix64(uint64_t x) {
 uint64_t InitialState() {
   std::random_device device;
   const uint64_t from_device = (uint64_t(device()) << 32) ^ device();
-  const uint64_t from_clock =
-      uint64_t(std::chrono::steady_clock::now().time_since_epoch().count());
+  const uint64_t from_clock = uint64_t(std::chrono::steady_clock::now().time_since_epoch().count());
   return SplitMix64(from_device ^ SplitMix64(from_clock));
 }
 

@@ -6,9 +6,10 @@
 //   2. penalties (PenaltyState::Apply): repetition, then frequency and presence;
 //   3. temperature 0: the argmax (ties to the lowest id) — no draw. Otherwise the logits are
 //      turned into unnormalised probabilities e_i = exp((l_i - max) / temperature);
-//   4. top-k keeps the k most probable; 5. top-p keeps the smallest most-probable prefix whose
-//      renormalised mass reaches top_p (token j, in order of probability then id, is kept iff
-//      the mass ranked before it is < top_p); 6. min-p keeps e_i >= min_p * e_max;
+//   4. top-k keeps the k largest logits (ties: lower ids); 5. top-p keeps the smallest
+//      most-probable prefix whose renormalised mass reaches top_p (token j, in order of e then
+//      id, is kept iff the mass ranked before it is < top_p * the kept mass); 6. min-p keeps
+//      e_i >= min_p * e_max;
 //   7. the draw: u = PhiloxUniform(seed, seq_index, position) (engine/random.h); the token is
 //      the first, in ascending id order over the kept set, whose cumulative e exceeds u * sum(e).
 // Ties everywhere go to the lower token id, so a result depends on nothing but its inputs.
@@ -18,10 +19,20 @@
 // the model, whatever the request did to sample from it. The sampled token's logprob is always
 // given when params.logprobs is set, even when it is not among the top ones.
 //
-// Cost per row, V = vocabulary: greedy is one pass (two with any bias, ban or penalty, for the
-// copy); sampling adds one exp pass; top-k and top-p are O(V) radix selections (no sort);
-// logprobs add one exp pass over the raw logits. A SamplerWorkspace keeps the O(V) scratch
-// between calls, so a steady state allocates nothing except the returned top-logprob lists.
+// Cost per row, V = vocabulary (engine/sampler_kernels.h has the loops):
+//   - greedy: one vectorised argmax pass (plus a copy when a bias, ban or penalty applies);
+//   - temperature: one max pass and one vectorised exp pass that also sums 1024-entry blocks, so
+//     the inverse-CDF walk reads one block;
+//   - top-k: per-64-entry block maxima, then only the blocks whose maximum reaches the k-th
+//     largest block maximum are read; the exact top k come from a radix select over those;
+//   - top-p: the exp pass also sums the mass above a few thresholds (1/2, 1/16, 1/256, 1/16384
+//     of the top probability); the tokens above the highest threshold whose mass reaches p are
+//     gathered and the exact nucleus selected among them (radix select, no sort). When rounding
+//     could leave that short, the whole vocabulary is selected from instead;
+//   - logprobs: one more max + exp pass over the raw logits (shared with sampling at
+//     temperature 1 without processing) and a block-maxima prefilter for the top N.
+// A SamplerWorkspace keeps the O(V) scratch between calls, so a steady state allocates nothing
+// except the returned top-logprob lists.
 #pragma once
 
 #include <cstdint>
@@ -45,8 +56,8 @@ struct TokenLogprob {
 
 // One row to sample. Every pointer must stay valid for the call.
 struct SampleRow {
-  const float* logits = nullptr;            // [vocab] raw model logits, finite or -inf
-  const SamplingParams* params = nullptr;   // validated against the vocabulary
+  const float* logits = nullptr;           // [vocab] raw model logits, finite or -inf
+  const SamplingParams* params = nullptr;  // validated against the vocabulary
   // Required when params->has_penalties(); ignored otherwise.
   const PenaltyState* penalties = nullptr;
   // The draw's coordinates (engine/random.h): the request's seed (params->seed, or one drawn
@@ -70,14 +81,16 @@ struct SampleResult {
 // Scratch for Sample(); reuse one per thread to avoid O(vocab) allocations per call. Its
 // contents mean nothing between calls.
 struct SamplerWorkspace {
-  std::vector<float> logits;         // processed logits when anything modifies them
-  std::vector<float> probs;          // unnormalised probabilities, indexed by token id
-  std::vector<double> block_sums;    // sums of probs per block (sampling_kernels.h)
-  std::vector<int32_t> kept;         // the kept set as ascending ids
+  std::vector<float> logits;       // processed logits when anything modifies them
+  std::vector<float> probs;        // unnormalised probabilities, indexed by token id
+  std::vector<double> block_sums;  // sums of probs per block (sampler_kernels.h)
+  std::vector<int32_t> kept;       // the kept set as ascending ids
   std::vector<int32_t> kept_next;
-  std::vector<int32_t> group;        // radix-select refinement
+  std::vector<int32_t> group;       // radix-select refinement
+  std::vector<int32_t> gather_ids;  // GatherAtLeast's output buffer
   std::vector<double> histogram;
-  std::vector<float> gather;
+  std::vector<float> maxima_scratch;  // TopCandidates
+  std::vector<float> block_maxima;
 };
 
 // Samples one row. REQUIRES: vocab > 0, row valid as documented on SampleRow.
@@ -87,8 +100,7 @@ SampleResult Sample(const SampleRow& row, int64_t vocab);  // with a temporary w
 // Samples every row, in parallel on ThreadPool::Global() (one workspace per thread). Each
 // result depends only on its own row: the batch and its order change nothing.
 // REQUIRES: results.size() == rows.size().
-void SampleBatch(std::span<const SampleRow> rows, int64_t vocab,
-                 std::span<SampleResult> results);
+void SampleBatch(std::span<const SampleRow> rows, int64_t vocab, std::span<SampleResult> results);
 
 // The raw-logit log-softmax logprob of `token` and the top `top_n` (as in SampleResult), e.g.
 // for prompt logprobs. REQUIRES: 0 <= token < vocab, top_n >= 0.

@@ -3,7 +3,14 @@
 #include <algorithm>
 #include <bit>
 #include <cstring>
+#include <functional>
 #include <limits>
+
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
+
+#include "core/check.h"
 
 namespace atom::sampling {
 
@@ -82,42 +89,36 @@ constexpr int64_t kSortBelow = 512;
 
 // SelectTop by sorting, for small inputs (same contract).
 template <typename IdAt, typename WeightFn>
-void SelectTopBySort(const float* values, int64_t n, IdAt id_at, WeightFn weight,
-                     double target, bool target_is_fraction, SamplerWorkspace* ws,
-                     std::vector<int32_t>* out) {
+bool SelectTopBySort(const float* values, int64_t n, IdAt id_at, WeightFn weight, double target,
+                     SamplerWorkspace* ws, std::vector<int32_t>* out) {
   std::vector<int32_t>& ranked = ws->group;
   ranked.resize(size_t(n));
-  double total = 0;
-  for (int64_t j = 0; j < n; ++j) {
-    ranked[size_t(j)] = id_at(j);
-    if (target_is_fraction) total += weight(ranked[size_t(j)]);
-  }
+  for (int64_t j = 0; j < n; ++j) ranked[size_t(j)] = id_at(j);
   std::sort(ranked.begin(), ranked.end(), [values](int32_t a, int32_t b) {
     const uint32_t ka = OrderKey(values[a]), kb = OrderKey(values[b]);
     return ka != kb ? ka > kb : a < b;
   });
-  const double limit = target_is_fraction ? target * total : target;
   out->clear();
   double cum = 0;
   for (const int32_t id : ranked) {
-    if (cum >= limit) break;
+    if (cum >= target) break;
     out->push_back(id);
     cum += weight(id);
   }
   std::sort(out->begin(), out->end());
+  return cum >= target;
 }
 
+// Returns whether the target was reached (false: the input's weight is below it, all kept).
 template <bool kDense, typename WeightFn>
-void SelectTop(const float* values, const int32_t* ids, int64_t n, WeightFn weight,
-               double target, bool target_is_fraction, SamplerWorkspace* ws,
-               std::vector<int32_t>* out) {
+bool SelectTop(const float* values, const int32_t* ids, int64_t n, WeightFn weight, double target,
+               SamplerWorkspace* ws, std::vector<int32_t>* out) {
   auto id_at = [&](int64_t j) { return kDense ? int32_t(j) : ids[j]; };
-  if (n < kSortBelow) {
-    return SelectTopBySort(values, n, id_at, weight, target, target_is_fraction, ws, out);
-  }
+  if (n < kSortBelow) return SelectTopBySort(values, n, id_at, weight, target, ws, out);
   auto copy_all = [&] {
     out->resize(size_t(n));
     for (int64_t j = 0; j < n; ++j) (*out)[size_t(j)] = id_at(j);
+    return false;
   };
   // Level 0 over the whole input.
   std::vector<double>& hist = ws->histogram;
@@ -126,12 +127,10 @@ void SelectTop(const float* values, const int32_t* ids, int64_t n, WeightFn weig
     const int32_t id = id_at(j);
     hist[size_t((j % kCopies) * kBuckets + (OrderKey(values[id]) >> kShift[0]))] += weight(id);
   }
-  double total = 0;
   for (int b = 0; b < kBuckets; ++b) {
     for (int c = 1; c < kCopies; ++c) hist[size_t(b)] += hist[size_t(c * kBuckets + b)];
-    total += hist[size_t(b)];
   }
-  double remaining = target_is_fraction ? target * total : target;
+  double remaining = target;
   const int b0 = FindBoundary(hist.data(), kBuckets, &remaining);
   if (b0 < 0) return copy_all();
 
@@ -180,6 +179,7 @@ void SelectTop(const float* values, const int32_t* ids, int64_t n, WeightFn weig
     const uint32_t key = OrderKey(values[id]) >> shift;
     if (key > prefix || (key == prefix && id <= cutoff)) out->push_back(id);
   }
+  return true;
 }
 
 }  // namespace
@@ -197,24 +197,63 @@ float MaxValue(const float* x, int64_t n) {
   return m;
 }
 
-int64_t FindFirst(const float* x, int64_t n, float value) {
-  for (int64_t i = 0; i < n; ++i) {
-    if (x[i] == value) return i;
+int64_t ArgMax(const float* x, int64_t n) {
+  // Per lane: the largest value and the first index it was seen at (strict >, so NaN never
+  // enters). Lanes hold interleaved indices, so the smallest index among the lanes holding the
+  // overall maximum is its first occurrence.
+  F32x16 best = F32x16{} - kInf;
+  I32x16 best_index = I32x16{} - 1;
+  I32x16 index = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+  const int64_t main = n - n % kLanes;
+  for (int64_t i = 0; i < main; i += kLanes) {
+    const F32x16 v = Load(x + i);
+    const I32x16 better = v > best;
+    best = better ? v : best;
+    best_index = better ? index : best_index;
+    index += kLanes;
   }
-  return -1;
+  float m = -kInf;
+  int64_t at = -1;
+  auto consider = [&](float v, int64_t i) {
+    if (v > m || (v == m && i < at && i >= 0)) {
+      m = v;
+      at = i;
+    }
+  };
+  for (int l = 0; l < kLanes; ++l) consider(best[l], best_index[l]);
+  for (int64_t i = main; i < n; ++i) consider(x[i], i);
+  return at;
 }
 
-double ExpShifted(const float* x, int64_t n, float shift, float scale, float* out,
-                  double* block_sums) {
+namespace {
+
+// kThresholds: 0, or exactly kMaxThresholds (a compile-time count keeps the accumulators in
+// registers).
+template <int kThresholds>
+double ExpShiftedImpl(const float* x, int64_t n, float shift, float scale, float* out,
+                      double* block_sums, const float* thresholds, int num_thresholds,
+                      double* masses) {
   double total = 0;
+  F32x16 thr[kMaxThresholds] = {};
+  for (int t = 0; t < kThresholds; ++t) {
+    thr[t] = F32x16{} + thresholds[t];
+    masses[t] = 0;
+  }
   for (int64_t begin = 0; begin < n; begin += kExpBlock) {
     const int64_t end = std::min(n, begin + kExpBlock);
     const int64_t main = begin + (end - begin) / kLanes * kLanes;
     F32x16 acc = {};
+    F32x16 above[kMaxThresholds] = {};
+    auto accumulate = [&](F32x16 e) {
+      acc += e;
+      for (int t = 0; t < kThresholds; ++t) {
+        above[t] += (F32x16)((I32x16)e & (I32x16)(e >= thr[t]));
+      }
+    };
     for (int64_t i = begin; i < main; i += kLanes) {
       const F32x16 e = ExpNonPositive((Load(x + i) - shift) * scale);
       if (out != nullptr) Store(out + i, e);
-      acc += e;
+      accumulate(e);
     }
     if (main < end) {
       float tail[kLanes];
@@ -223,13 +262,152 @@ double ExpShifted(const float* x, int64_t n, float shift, float scale, float* ou
       for (int64_t i = main; i < end; ++i) {
         if (out != nullptr) out[i] = e[i - main];
       }
-      acc += e;
+      accumulate(e);
     }
     const double block = SumLanes(acc);
     if (block_sums != nullptr) block_sums[begin / kExpBlock] = block;
     total += block;
+    for (int t = 0; t < kThresholds; ++t) masses[t] += SumLanes(above[t]);
   }
   return total;
+}
+
+}  // namespace
+
+double ExpShifted(const float* x, int64_t n, float shift, float scale, float* out,
+                  double* block_sums, const float* thresholds, int num_thresholds, double* masses) {
+  if (num_thresholds > 0) {
+    ATOM_CHECK(num_thresholds == kMaxThresholds && thresholds != nullptr && masses != nullptr);
+    return ExpShiftedImpl<kMaxThresholds>(x, n, shift, scale, out, block_sums, thresholds,
+                                          num_thresholds, masses);
+  }
+  return ExpShiftedImpl<0>(x, n, shift, scale, out, block_sums, nullptr, 0, nullptr);
+}
+
+float BlockMaxima(const float* x, int64_t n, std::vector<float>* maxima) {
+  static_assert(kMaxBlock == 4 * kLanes);
+  const int64_t num_blocks = (n + kMaxBlock - 1) / kMaxBlock;
+  const int64_t full_blocks = n / kMaxBlock;
+  maxima->resize(size_t(num_blocks));
+  F32x16 overall = F32x16{} - kInf;
+  // One straight pass (no call or serial reduction per block keeps the loads streaming): four
+  // vectors folded into a -inf start (so NaN never enters), then a shuffle tree across lanes.
+  for (int64_t b = 0; b < full_blocks; ++b) {
+    const float* p = x + b * kMaxBlock;
+    F32x16 acc = F32x16{} - kInf;
+    for (int v = 0; v < 4; ++v) {
+      const F32x16 in = Load(p + v * kLanes);
+      acc = in > acc ? in : acc;
+    }
+    overall = acc > overall ? acc : overall;
+    F32x16 t =
+        __builtin_shufflevector(acc, acc, 8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7);
+    acc = t > acc ? t : acc;
+    t = __builtin_shufflevector(acc, acc, 4, 5, 6, 7, 0, 1, 2, 3, 4, 5, 6, 7, 0, 1, 2, 3);
+    acc = t > acc ? t : acc;
+    t = __builtin_shufflevector(acc, acc, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3, 0, 1);
+    acc = t > acc ? t : acc;
+    t = __builtin_shufflevector(acc, acc, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0);
+    acc = t > acc ? t : acc;
+    (*maxima)[size_t(b)] = acc[0];
+  }
+  float m = -kInf;
+  for (int l = 0; l < kLanes; ++l) m = overall[l] > m ? overall[l] : m;
+  if (full_blocks < num_blocks) {
+    const float tail = MaxValue(x + full_blocks * kMaxBlock, n - full_blocks * kMaxBlock);
+    (*maxima)[size_t(full_blocks)] = tail;
+    m = tail > m ? tail : m;
+  }
+  return m;
+}
+
+void TopCandidates(const float* x, int64_t n, int64_t k, const std::vector<float>& maxima,
+                   SamplerWorkspace* ws, std::vector<int32_t>* out) {
+  const int64_t num_blocks = int64_t(maxima.size());
+  out->clear();
+  if (2 * k > num_blocks) {
+    out->resize(size_t(n));
+    for (int64_t i = 0; i < n; ++i) (*out)[size_t(i)] = int32_t(i);
+    return;
+  }
+  std::vector<float>& sorted = ws->maxima_scratch;
+  sorted.assign(maxima.begin(), maxima.end());
+  std::nth_element(sorted.begin(), sorted.begin() + (k - 1), sorted.end(), std::greater<>());
+  const float t = sorted[size_t(k - 1)];
+  for (int64_t b = 0; b < num_blocks; ++b) {
+    if (!(maxima[size_t(b)] >= t)) continue;
+    const int64_t end = std::min(n, (b + 1) * kMaxBlock);
+    for (int64_t i = b * kMaxBlock; i < end; ++i) {
+      if (x[i] >= t) out->push_back(int32_t(i));
+    }
+  }
+}
+
+void GatherAtLeast(const float* x, int64_t n, float threshold, SamplerWorkspace* ws,
+                   std::vector<int32_t>* out) {
+  std::vector<int32_t>& buffer = ws->gather_ids;  // only ever grows: no refill per call
+  if (int64_t(buffer.size()) < n + kLanes) buffer.resize(size_t(n + kLanes));
+  int32_t* dst = buffer.data();
+  int64_t count = 0;
+  int64_t i = 0;
+#if defined(__AVX512F__)
+  __m512i index = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  const __m512i step = _mm512_set1_epi32(16);
+  const __m512 t = _mm512_set1_ps(threshold);
+  for (; i + 16 <= n; i += 16) {
+    const __mmask16 keep = _mm512_cmp_ps_mask(_mm512_loadu_ps(x + i), t, _CMP_GE_OQ);
+    _mm512_mask_compressstoreu_epi32(dst + count, keep, index);
+    count += std::popcount(uint32_t(keep));
+    index = _mm512_add_epi32(index, step);
+  }
+#endif
+  for (; i < n; ++i) {  // branch-free: write every id, advance past the kept ones
+    dst[count] = int32_t(i);
+    count += x[i] >= threshold ? 1 : 0;
+  }
+  out->assign(dst, dst + count);
+}
+
+void GatherExpAtLeast(const float* x, int64_t n, float shift, float scale, float threshold,
+                      SamplerWorkspace* ws, std::vector<int32_t>* out, float* e) {
+  std::vector<int32_t>& buffer = ws->gather_ids;
+  if (int64_t(buffer.size()) < n + kLanes) buffer.resize(size_t(n + kLanes));
+  int32_t* dst = buffer.data();
+  int64_t count = 0;
+  for (int64_t i = 0; i < n; i += kLanes) {
+    const int64_t lanes = std::min<int64_t>(kLanes, n - i);
+    F32x16 v;
+    if (lanes == kLanes) {
+      v = Load(x + i);
+    } else {
+      float tail[kLanes];
+      for (int l = 0; l < kLanes; ++l) tail[l] = l < lanes ? x[i + l] : -kInf;
+      v = Load(tail);
+    }
+    const F32x16 ev = ExpNonPositive((v - shift) * scale);
+#if defined(__AVX512F__)
+    if (lanes == kLanes) {
+      __m512 evr;
+      std::memcpy(&evr, &ev, sizeof(evr));
+      const __mmask16 keep = _mm512_cmp_ps_mask(evr, _mm512_set1_ps(threshold), _CMP_GE_OQ);
+      if (keep == 0) continue;
+      const __m512i index =
+          _mm512_add_epi32(_mm512_set1_epi32(int32_t(i)),
+                           _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15));
+      _mm512_mask_compressstoreu_epi32(dst + count, keep, index);
+      _mm512_mask_storeu_ps(e + i, keep, evr);
+      count += std::popcount(uint32_t(keep));
+      continue;
+    }
+#endif
+    for (int64_t l = 0; l < lanes; ++l) {
+      if (ev[l] >= threshold) {
+        dst[count++] = int32_t(i + l);
+        e[i + l] = ev[l];
+      }
+    }
+  }
+  out->assign(dst, dst + count);
 }
 
 void ExpShiftedGather(const float* x, const int32_t* ids, int64_t n, float shift, float scale,
@@ -247,27 +425,39 @@ void SelectTopCount(const float* values, const int32_t* ids, int64_t n, int64_t 
                     SamplerWorkspace* ws, std::vector<int32_t>* out) {
   auto unit = [](int32_t) { return 1.0; };
   if (ids == nullptr) {
-    SelectTop<true>(values, ids, n, unit, double(k), false, ws, out);
+    SelectTop<true>(values, ids, n, unit, double(k), ws, out);
   } else {
-    SelectTop<false>(values, ids, n, unit, double(k), false, ws, out);
+    SelectTop<false>(values, ids, n, unit, double(k), ws, out);
   }
 }
 
-void SelectTopMass(const float* values, const float* weights, const int32_t* ids, int64_t n,
-                   double fraction, SamplerWorkspace* ws, std::vector<int32_t>* out) {
+bool SelectTopMass(const float* values, const float* weights, const int32_t* ids, int64_t n,
+                   double target, SamplerWorkspace* ws, std::vector<int32_t>* out) {
   auto weight = [weights](int32_t id) { return double(weights[id]); };
-  if (ids == nullptr) {
-    SelectTop<true>(values, ids, n, weight, fraction, true, ws, out);
-  } else {
-    SelectTop<false>(values, ids, n, weight, fraction, true, ws, out);
-  }
+  if (ids == nullptr) return SelectTop<true>(values, ids, n, weight, target, ws, out);
+  return SelectTop<false>(values, ids, n, weight, target, ws, out);
 }
 
-void TopN(const float* values, int64_t n, int top_n, double log_normalizer,
+void TopN(const float* values, int64_t n, int top_n, double log_normalizer, SamplerWorkspace* ws,
           std::vector<TokenLogprob>* out) {
   out->clear();
   const size_t want = size_t(std::min<int64_t>(top_n, n));
   if (want == 0) return;
+  if (n >= 64 * kMaxBlock) {  // large: rank only the candidates that can be in the top
+    BlockMaxima(values, n, &ws->block_maxima);
+    std::vector<int32_t>& cands = ws->kept_next;
+    TopCandidates(values, n, int64_t(want), ws->block_maxima, ws, &cands);
+    auto better = [values](int32_t a, int32_t b) {
+      return values[a] != values[b] ? values[a] > values[b] : a < b;
+    };
+    std::erase_if(cands, [values](int32_t id) { return values[id] != values[id]; });
+    const size_t keep = std::min(want, cands.size());
+    std::partial_sort(cands.begin(), cands.begin() + keep, cands.end(), better);
+    for (size_t j = 0; j < keep; ++j) {
+      out->push_back({cands[j], float(double(values[cands[j]]) - log_normalizer)});
+    }
+    return;
+  }
   // A sorted list of the best so far; a candidate must beat the worst strictly (an equal value
   // seen later has a higher id and ranks below).
   out->reserve(want);

@@ -34,8 +34,7 @@ Status SamplingParams::Validate(int64_t vocab_size) const {
     return InvalidArgument("min_p must be in [0, 1], got {}", min_p);
   }
   if (!(std::isfinite(repetition_penalty) && repetition_penalty > 0.0f)) {
-    return InvalidArgument("repetition_penalty must be finite and > 0, got {}",
-                           repetition_penalty);
+    return InvalidArgument("repetition_penalty must be finite and > 0, got {}", repetition_penalty);
   }
   const float pf = kMaxPresenceOrFrequencyPenalty;
   if (!InClosed(presence_penalty, -pf, pf)) {
@@ -52,8 +51,8 @@ Status SamplingParams::Validate(int64_t vocab_size) const {
                              vocab_size);
     }
     if (!InClosed(bias, -kMaxLogitBias, kMaxLogitBias)) {
-      return InvalidArgument("logit_bias: the bias of token {} must be in [-{}, {}], got {}",
-                             token, kMaxLogitBias, kMaxLogitBias, bias);
+      return InvalidArgument("logit_bias: the bias of token {} must be in [-{}, {}], got {}", token,
+                             kMaxLogitBias, kMaxLogitBias, bias);
     }
   }
   if (max_tokens && *max_tokens < 1) {
@@ -61,14 +60,13 @@ Status SamplingParams::Validate(int64_t vocab_size) const {
   }
   if (min_tokens < 0) return InvalidArgument("min_tokens must be >= 0, got {}", min_tokens);
   if (max_tokens && min_tokens > *max_tokens) {
-    return InvalidArgument("min_tokens ({}) must be <= max_tokens ({})", min_tokens,
-                           *max_tokens);
+    return InvalidArgument("min_tokens ({}) must be <= max_tokens ({})", min_tokens, *max_tokens);
   }
   for (size_t i = 0; i < stop_token_ids.size(); ++i) {
     const int32_t token = stop_token_ids[i];
     if (token < 0 || token >= vocab_size) {
-      return InvalidArgument("stop_token_ids[{}]: token id {} is outside the vocabulary [0, {})",
-                             i, token, vocab_size);
+      return InvalidArgument("stop_token_ids[{}]: token id {} is outside the vocabulary [0, {})", i,
+                             token, vocab_size);
     }
   }
   if (stop.size() > size_t(kMaxStopStrings)) {

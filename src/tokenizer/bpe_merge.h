@@ -10,9 +10,9 @@
 // exactly the leftmost lowest-ranked pair.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
-#include <algorithm>
 #include <functional>
 #include <string_view>
 #include <vector>
@@ -40,7 +40,7 @@ void MergeSmallPiece(std::string_view piece, const int32_t* byte_ids, const Pair
                     PairMap::kNoRank, -1};
   }
   parts[n] = Part{static_cast<uint32_t>(n), -1, PairMap::kNoRank, -1};  // sentinel: the end
-  const auto set_pair = [&](size_t i) {  // REQUIRES: i + 1 < m
+  const auto set_pair = [&](size_t i) {                                 // REQUIRES: i + 1 < m
     const PairMap::Value v = pair(parts[i].start, parts[i].id, parts[i + 1].id, parts[i + 2].start);
     parts[i].rank = v.rank;
     parts[i].merged = v.id;
@@ -78,7 +78,7 @@ void MergeLargePiece(std::string_view piece, const int32_t* byte_ids, const Pair
     int32_t prev, next;  // -1 = none
     uint32_t rank;       // rank of (this, next)
     int32_t merged;
-    uint32_t version;    // bumped whenever (this, next) changes; stale heap entries differ
+    uint32_t version;  // bumped whenever (this, next) changes; stale heap entries differ
   };
   struct Candidate {
     uint32_t rank;
@@ -94,8 +94,12 @@ void MergeLargePiece(std::string_view piece, const int32_t* byte_ids, const Pair
   nodes.resize(n);
   heap.clear();
   for (int32_t i = 0; i < n; ++i) {
-    nodes[i] = Node{byte_ids[static_cast<uint8_t>(piece[i])], i - 1, i + 1 < n ? i + 1 : -1,
-                    PairMap::kNoRank, -1, 0};
+    nodes[i] = Node{byte_ids[static_cast<uint8_t>(piece[i])],
+                    i - 1,
+                    i + 1 < n ? i + 1 : -1,
+                    PairMap::kNoRank,
+                    -1,
+                    0};
   }
   const auto update = [&](int32_t i) {  // recomputes (i, next) and queues it
     Node& node = nodes[i];

@@ -16,7 +16,8 @@ StatusOr<std::unique_ptr<Tokenizer>> BpeTokenizer::Create(BpeSpec spec) {
   // Special tokens: their own ids, outside the ordinary ones.
   for (const SpecialToken& s : spec.specials) {
     if (s.text.empty()) return InvalidArgument("{}: special token {} is empty", spec.source, s.id);
-    if (s.id < 0) return InvalidArgument("{}: special token {} has id {}", spec.source, s.text, s.id);
+    if (s.id < 0)
+      return InvalidArgument("{}: special token {} has id {}", spec.source, s.text, s.id);
     if (s.id < t->table_.size() && t->table_.Has(s.id)) {
       return InvalidArgument("{}: special token {} has id {}, which is already the token {:?}",
                              spec.source, s.text, s.id, t->table_.Get(s.id));

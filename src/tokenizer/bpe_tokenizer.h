@@ -27,12 +27,12 @@ struct BpeMerge {
 };
 
 struct BpeSpec {
-  std::string source;             // the file, for error messages
-  TokenTable table;               // the bytes of every ordinary token (special ones are added)
-  std::vector<int32_t> ordinary;  // ids of the ordinary tokens
-  bool use_merges = false;        // false: tiktoken ranks (rank = id)
-  std::vector<BpeMerge> merges;   // rank = index; REQUIRES use_merges
-  bool whole_piece_lookup = true; // a piece that is a token is that token (HF ignore_merges)
+  std::string source;              // the file, for error messages
+  TokenTable table;                // the bytes of every ordinary token (special ones are added)
+  std::vector<int32_t> ordinary;   // ids of the ordinary tokens
+  bool use_merges = false;         // false: tiktoken ranks (rank = id)
+  std::vector<BpeMerge> merges;    // rank = index; REQUIRES use_merges
+  bool whole_piece_lookup = true;  // a piece that is a token is that token (HF ignore_merges)
   std::string pattern;
   std::vector<SpecialToken> specials;
 };

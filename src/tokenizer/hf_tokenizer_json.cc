@@ -2,7 +2,6 @@
 
 #include <array>
 #include <map>
-
 #include <nlohmann/json.hpp>
 
 #include "tokenizer/json_reader.h"
@@ -120,9 +119,9 @@ Status ParseHfTokenizerJson(std::string_view contents, const std::string& path, 
   // Pass 1: the top level and "model", remembering where each member's value is.
   JsonReader top(contents);
   std::map<std::string, std::pair<size_t, size_t>, std::less<>> members, model_members;
-  const auto read_object = [&](JsonReader& r, std::string_view name,
-                               std::map<std::string, std::pair<size_t, size_t>, std::less<>>* out)
-      -> Status {
+  const auto read_object =
+      [&](JsonReader& r, std::string_view name,
+          std::map<std::string, std::pair<size_t, size_t>, std::less<>>* out) -> Status {
     std::string key;
     Status s = r.BeginObject();
     for (size_t i = 0; s.ok(); ++i) {
@@ -155,13 +154,15 @@ Status ParseHfTokenizerJson(std::string_view contents, const std::string& path, 
   Json j;
   for (const char* key : {"normalizer", "truncation", "padding"}) {
     ATOM_RETURN_IF_ERROR(parse_small(key, &j));
-    if (!j.is_null()) return Field(path, key, fmt::format("only null is supported (got {})", Shorten(j)));
+    if (!j.is_null())
+      return Field(path, key, fmt::format("only null is supported (got {})", Shorten(j)));
   }
   for (const char* key : {"post_processor", "decoder"}) {
     // ByteLevel here only affects offsets and the text view of byte-level strings.
     ATOM_RETURN_IF_ERROR(parse_small(key, &j));
     if (!j.is_null() && !(j.is_object() && j.value("type", "") == "ByteLevel")) {
-      return Field(path, key, fmt::format("only null or ByteLevel is supported (got {})", Shorten(j)));
+      return Field(path, key,
+                   fmt::format("only null or ByteLevel is supported (got {})", Shorten(j)));
     }
   }
   ATOM_RETURN_IF_ERROR(parse_small("pre_tokenizer", &j));
@@ -170,11 +171,13 @@ Status ParseHfTokenizerJson(std::string_view contents, const std::string& path, 
   const auto model_it = members.find("model");
   if (model_it == members.end()) return Field(path, "model", "missing");
   JsonReader model_reader(contents, model_it->second.first, model_it->second.second);
-  ATOM_RETURN_IF_ERROR(read_object(model_reader, "model", &model_members).WithContext(context("model")));
+  ATOM_RETURN_IF_ERROR(
+      read_object(model_reader, "model", &model_members).WithContext(context("model")));
   Json options = Json::object();
   for (const auto& [key, span] : model_members) {
     if (key == "vocab" || key == "merges") continue;
-    options[key] = Json::parse(contents.substr(span.first, span.second - span.first), nullptr, false);
+    options[key] =
+        Json::parse(contents.substr(span.first, span.second - span.first), nullptr, false);
     if (options[key].is_discarded()) return Field(path, "model." + key, "not valid JSON");
   }
   ATOM_RETURN_IF_ERROR(ReadModelOptions(options, path, spec));
@@ -217,8 +220,9 @@ Status ParseHfTokenizerJson(std::string_view contents, const std::string& path, 
     BytesToIdMap ids;
     const int32_t duplicate = ids.Build(spec->table, spec->ordinary);
     if (duplicate != BytesToIdMap::kNone) {
-      return Field(path, "model.vocab", fmt::format("token {} has the same bytes as token {}",
-                                                    duplicate, ids.Find(spec->table.Get(duplicate))));
+      return Field(path, "model.vocab",
+                   fmt::format("token {} has the same bytes as token {}", duplicate,
+                               ids.Find(spec->table.Get(duplicate))));
     }
     JsonReader r(contents, merges_it->second.first, merges_it->second.second);
     ATOM_RETURN_IF_ERROR(r.BeginArray().WithContext(context("model.merges")));
@@ -278,21 +282,24 @@ Status ParseHfTokenizerJson(std::string_view contents, const std::string& path, 
     }
     const int64_t id = t["id"].get<int64_t>();
     const std::string content = t["content"].get<std::string>();
-    if (id < 0 || id >= kMaxId) return Field(path, field + ".id", fmt::format("{} is out of range", id));
+    if (id < 0 || id >= kMaxId)
+      return Field(path, field + ".id", fmt::format("{} is out of range", id));
     if (t.value("special", false) != true) {
       return Field(path, field + ".special",
                    fmt::format("{:?}: only special added tokens are supported", content));
     }
     for (const char* flag : {"single_word", "lstrip", "rstrip"}) {
       if (t.value(flag, false) != false) {
-        return Field(path, field + "." + flag, fmt::format("{:?}: only false is supported", content));
+        return Field(path, field + "." + flag,
+                     fmt::format("{:?}: only false is supported", content));
       }
     }
     // A special token may also be listed in the vocabulary under its id; it is then only special.
     if (id < spec->table.size() && spec->table.Has(static_cast<int32_t>(id))) {
       if (spec->table.Get(static_cast<int32_t>(id)) != content) {
-        return Field(path, field, fmt::format("{:?} has id {}, which model.vocab gives to {:?}",
-                                              content, id, spec->table.Get(static_cast<int32_t>(id))));
+        return Field(path, field,
+                     fmt::format("{:?} has id {}, which model.vocab gives to {:?}", content, id,
+                                 spec->table.Get(static_cast<int32_t>(id))));
       }
       drop_ordinary.resize(spec->table.size(), false);
       drop_ordinary[id] = true;

@@ -96,14 +96,30 @@ Status JsonReader::ReadString(std::string* out) {
     if (pos_ >= end_) return Error("unterminated escape");
     const char e = doc_[pos_++];
     switch (e) {
-      case '"': out->push_back('"'); break;
-      case '\\': out->push_back('\\'); break;
-      case '/': out->push_back('/'); break;
-      case 'b': out->push_back('\b'); break;
-      case 'f': out->push_back('\f'); break;
-      case 'n': out->push_back('\n'); break;
-      case 'r': out->push_back('\r'); break;
-      case 't': out->push_back('\t'); break;
+      case '"':
+        out->push_back('"');
+        break;
+      case '\\':
+        out->push_back('\\');
+        break;
+      case '/':
+        out->push_back('/');
+        break;
+      case 'b':
+        out->push_back('\b');
+        break;
+      case 'f':
+        out->push_back('\f');
+        break;
+      case 'n':
+        out->push_back('\n');
+        break;
+      case 'r':
+        out->push_back('\r');
+        break;
+      case 't':
+        out->push_back('\t');
+        break;
       case 'u': {
         const auto hex4 = [&](uint32_t* v) {
           if (end_ - pos_ < 4) return false;
@@ -154,8 +170,8 @@ Status JsonReader::ReadInt(int64_t* out) {
     if (++digits > 18) return Error("integer too large");
     v = v * 10 + (doc_[pos_++] - '0');
   }
-  if (digits == 0 || (pos_ < end_ && (doc_[pos_] == '.' || doc_[pos_] == 'e' ||
-                                      doc_[pos_] == 'E'))) {
+  if (digits == 0 ||
+      (pos_ < end_ && (doc_[pos_] == '.' || doc_[pos_] == 'e' || doc_[pos_] == 'E'))) {
     pos_ = start;
     return Error("expected an integer");
   }

@@ -16,8 +16,7 @@ namespace atom::tokenizer_internal {
 class JsonReader {
  public:
   // Reads doc[begin, end); line numbers in errors count from the start of `doc`.
-  explicit JsonReader(std::string_view doc, size_t begin = 0,
-                      size_t end = std::string_view::npos)
+  explicit JsonReader(std::string_view doc, size_t begin = 0, size_t end = std::string_view::npos)
       : doc_(doc), pos_(begin), end_(end < doc.size() ? end : doc.size()) {}
 
   // The next significant character without consuming it; '\0' at the end.

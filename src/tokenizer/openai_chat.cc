@@ -231,21 +231,20 @@ class MessageConverter {
     const Json* role = Find(m, "role");
     if (role == nullptr) return FieldError(path + ".role", "required");
     if (!role->is_string()) return FieldError(path + ".role", "must be a string");
+    const std::string& r = role->get_ref<const std::string&>();
+    if (r != "system" && r != "developer" && r != "user" && r != "assistant" && r != "tool") {
+      return FieldError(path + ".role", fmt::format("unknown role {}", role->dump()));
+    }
     const std::string content_path = path + ".content";
     ATOM_ASSIGN_OR_RETURN(std::optional<std::string> content, ContentText(m, content_path));
-    if (*role == "system" || *role == "developer") {
-      if (!content) return FieldError(content_path, "required");
-      instructions_.push_back(std::move(*content));
-    } else if (*role == "user") {
-      if (!content) return FieldError(content_path, "required");
+    if (r == "assistant") return Assistant(m, path, std::move(content), final_later);
+    if (!content) return FieldError(content_path, "required");
+    if (r == "user") {
       out_.push_back(Message(HarmonyRole::kUser, std::move(*content)));
-    } else if (*role == "assistant") {
-      return Assistant(m, path, std::move(content), final_later);
-    } else if (*role == "tool") {
-      if (!content) return FieldError(content_path, "required");
+    } else if (r == "tool") {
       return Tool(m, path, std::move(*content));
-    } else {
-      return FieldError(path + ".role", fmt::format("unknown role {}", role->dump()));
+    } else {  // system, developer
+      instructions_.push_back(std::move(*content));
     }
     return OkStatus();
   }

@@ -71,8 +71,7 @@ StatusOr<Pretokenizer> Pretokenizer::Create(const std::string& pattern) {
   return Pretokenizer(pattern, std::move(holder));
 }
 
-bool Pretokenizer::NextMatch(std::string_view text, size_t pos, size_t* begin,
-                             size_t* end) const {
+bool Pretokenizer::NextMatch(std::string_view text, size_t pos, size_t* begin, size_t* end) const {
   ThreadMatchState& state = MatchState();
   const auto subject = reinterpret_cast<PCRE2_SPTR>(text.data());
   int rc = code_->jit ? pcre2_jit_match(code_->code, subject, text.size(), pos, PCRE2_NOTEMPTY,

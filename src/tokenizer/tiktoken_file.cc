@@ -76,8 +76,10 @@ Status ParseTiktokenRanks(std::string_view contents, const std::string& path, Bp
     }
     if (!ok) return InvalidArgument("{}:{}: rank {:?} is not a number", path, line_no, rank_text);
     if (rank != next_rank) {
-      return InvalidArgument("{}:{}: rank {} breaks the sequence (expected {}): ranks must be "
-                             "0, 1, 2, ... in order", path, line_no, rank, next_rank);
+      return InvalidArgument(
+          "{}:{}: rank {} breaks the sequence (expected {}): ranks must be "
+          "0, 1, 2, ... in order",
+          path, line_no, rank, next_rank);
     }
     spec->table.Set(next_rank, bytes);
     spec->ordinary.push_back(next_rank);

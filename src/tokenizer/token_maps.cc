@@ -43,8 +43,7 @@ void PairMap::Reserve(size_t n) {
   size_ = 0;
   for (const Slot& s : old) {
     if (s.value.rank != kNoRank) {
-      Insert(static_cast<int32_t>(s.key >> 32), static_cast<int32_t>(s.key & 0xFFFFFFFFu),
-             s.value);
+      Insert(static_cast<int32_t>(s.key >> 32), static_cast<int32_t>(s.key & 0xFFFFFFFFu), s.value);
     }
   }
 }

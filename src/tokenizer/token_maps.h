@@ -110,7 +110,7 @@ class BytesToIdMap {
 
  private:
   struct Slot {
-    uint64_t key = 0;       // PackShort() of a key of <= 8 bytes, else its full hash
+    uint64_t key = 0;  // PackShort() of a key of <= 8 bytes, else its full hash
     uint32_t length = 0;
     int32_t id_plus_1 = 0;  // 0 = empty
   };

@@ -30,7 +30,7 @@ inline Utf8Step NextUtf8(std::string_view s, size_t i) {
   const auto byte = [&](size_t k) { return static_cast<uint8_t>(s[k]); };
   const uint8_t b0 = byte(i);
   if (b0 < 0x80) return {Utf8Kind::kValid, 1};
-  size_t need;      // total length of the sequence b0 starts
+  size_t need;                   // total length of the sequence b0 starts
   uint8_t lo = 0x80, hi = 0xBF;  // allowed range of the second byte
   if (b0 >= 0xC2 && b0 <= 0xDF) {
     need = 2;

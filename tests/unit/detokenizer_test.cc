@@ -1,10 +1,10 @@
 // IncrementalDetokenizer and Utf8Sanitize: streaming text that is always complete UTF-8, and
 // Python-compatible replacement of ill-formed bytes.
+#include <gtest/gtest.h>
+
 #include <random>
 #include <string>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "tokenizer/tokenizer.h"
 #include "tokenizer_fixtures.h"
@@ -28,9 +28,12 @@ TEST(Utf8Sanitize, MatchesPythonReplaceOnHandWrittenCases) {
   const std::vector<SanitizeCase> cases = {
       {"", "", "empty"},
       {"plain ascii", "plain ascii", "ascii"},
-      {"\xC3\xA9\xE4\xB8\xAD\xF0\x9F\x98\x80", "\xC3\xA9\xE4\xB8\xAD\xF0\x9F\x98\x80", "valid 2/3/4"},
+      {"\xC3\xA9\xE4\xB8\xAD\xF0\x9F\x98\x80", "\xC3\xA9\xE4\xB8\xAD\xF0\x9F\x98\x80",
+       "valid 2/3/4"},
       {"\x80", F, "stray continuation"},
-      {"a\x80\x80" "b", "a" + F + F + "b", "two stray continuations"},
+      {"a\x80\x80"
+       "b",
+       "a" + F + F + "b", "two stray continuations"},
       {"\xC0\xAF", F + F, "overlong '/' (C0 never valid)"},
       {"\xC1\xBF", F + F, "overlong C1"},
       {"\xE0\x80\xAF", F + F + F, "overlong 3-byte: E0 then 80 out of range"},
@@ -43,14 +46,22 @@ TEST(Utf8Sanitize, MatchesPythonReplaceOnHandWrittenCases) {
       {"\xF5\x80", F + F, "F5 lead"},
       {"\xFF\xFE", F + F, "FF FE"},
       {"\xF0\x9F\x98", F, "truncated 4-byte at the end: one replacement"},
-      {"\xF0\x9F\x98" "a", F + "a", "truncated 4-byte before ascii"},
-      {"\xF0\x9F" "\xF0\x9F\x98\x80", F + "\xF0\x9F\x98\x80", "truncated then valid"},
+      {"\xF0\x9F\x98"
+       "a",
+       F + "a", "truncated 4-byte before ascii"},
+      {"\xF0\x9F"
+       "\xF0\x9F\x98\x80",
+       F + "\xF0\x9F\x98\x80", "truncated then valid"},
       {"\xE4\xB8", F, "truncated 3-byte"},
-      {"\xE4" "a\xB8", F + "a" + F, "broken 3-byte"},
+      {"\xE4"
+       "a\xB8",
+       F + "a" + F, "broken 3-byte"},
       {"\xC3", F, "lone 2-byte lead"},
       {"\xE0\xA0", F, "truncated E0 A0"},
       {"\xE0\x9F\x80", F + F + F, "E0 9F is out of range"},
-      {"\xF0\x90\x80" "\xF0", F + F, "two truncated"},
+      {"\xF0\x90\x80"
+       "\xF0",
+       F + F, "two truncated"},
   };
   for (const SanitizeCase& c : cases) EXPECT_EQ(Utf8Sanitize(c.in), c.want) << c.what;
 }
@@ -109,9 +120,19 @@ TEST(Detokenizer, InvalidBytesBecomeReplacementAtOnce) {
 TEST(Detokenizer, RandomStreamsReproduceTheTextExactly) {
   const Tokenizer& t = O200kFromTiktoken();
   std::mt19937 rng(2024);
-  const std::vector<std::string> alphabet = {
-      "a", "Z", " ", "\n", "7", "\xC3\xA9", "\xE4\xB8\xAD", "\xE6\x96\x87", "\xF0\x9F\x98\x80",
-      "\xF0\x9F\x91\xA8\xE2\x80\x8D\xF0\x9F\x91\xA9", "\xCC\x81", "\xE2\x80\x94", "<|start|>"};
+  const std::vector<std::string> alphabet = {"a",
+                                             "Z",
+                                             " ",
+                                             "\n",
+                                             "7",
+                                             "\xC3\xA9",
+                                             "\xE4\xB8\xAD",
+                                             "\xE6\x96\x87",
+                                             "\xF0\x9F\x98\x80",
+                                             "\xF0\x9F\x91\xA8\xE2\x80\x8D\xF0\x9F\x91\xA9",
+                                             "\xCC\x81",
+                                             "\xE2\x80\x94",
+                                             "<|start|>"};
   for (int i = 0; i < 2000; ++i) {
     std::string s;
     const size_t n = rng() % 30;

@@ -86,7 +86,7 @@ Streamed Stream(std::string_view text, std::string_view caller_reason = "stop") 
 
 class HarmonyChatOutputTest : public ::testing::Test {
  protected:
-  void SetUp() override { ASSERT_NE(O200k(), nullptr) << "o200k_harmony tokenizer did not load"; }
+  void SetUp() override { ASSERT_NE(O200k(), nullptr) << O200kError(); }
 };
 
 TEST_F(HarmonyChatOutputTest, ReasoningAndFinalAnswer) {  // spec §6.10 Example A

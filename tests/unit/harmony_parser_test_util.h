@@ -46,13 +46,14 @@ inline std::vector<int32_t> FixtureIds(const std::string& name) {
   return ids;
 }
 
-inline const Tokenizer* O200k() {
-  static const std::unique_ptr<Tokenizer> tokenizer = [] {
-    auto t = Tokenizer::O200kHarmony(testing::DataDir() + "/tokenizer/o200k_base.tiktoken");
-    return t.ok() ? std::move(t).value() : nullptr;
-  }();
-  return tokenizer.get();
+// The o200k_harmony tokenizer, loaded once; null (with the reason in O200kError()) if it fails.
+inline StatusOr<std::unique_ptr<Tokenizer>>& O200kOrError() {
+  static StatusOr<std::unique_ptr<Tokenizer>> tokenizer =
+      Tokenizer::O200kHarmony(testing::DataDir() + "/tokenizer/o200k_base.tiktoken");
+  return tokenizer;
 }
+inline const Tokenizer* O200k() { return O200kOrError().ok() ? O200kOrError()->get() : nullptr; }
+inline std::string O200kError() { return O200kOrError().status().ToString(); }
 
 inline HarmonyMessage Msg(Role role, std::string content, std::string channel = "",
                    std::string recipient = "", std::string content_type = "",
@@ -182,7 +183,7 @@ inline std::vector<int32_t> Concat(std::initializer_list<std::vector<int32_t>> p
 
 class HarmonyParserTest : public ::testing::Test {
  protected:
-  void SetUp() override { ASSERT_NE(O200k(), nullptr) << "o200k_harmony tokenizer did not load"; }
+  void SetUp() override { ASSERT_NE(O200k(), nullptr) << O200kError(); }
   const Tokenizer& tok() { return *O200k(); }
 };
 

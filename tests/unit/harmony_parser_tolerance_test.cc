@@ -70,7 +70,8 @@ TEST_F(HarmonyParserTest, TextBeforeTheFirstHeaderIsAnAssistantMessage) {
   Parsed p = ParseText(
       "Hello there<|end|><|start|>assistant<|channel|>final<|message|>Hi<|return|>", NoRole());
   EXPECT_EQ(p.messages,
-            (std::vector{Msg(Role::kAssistant, "Hello there"), Msg(Role::kAssistant, "Hi", "final")}))
+            (std::vector{Msg(Role::kAssistant, "Hello there"),
+                         Msg(Role::kAssistant, "Hi", "final")}))
       << Show(p.messages);
   EXPECT_GT(p.anomalies, 0u);
   EXPECT_TRUE(p.statuses.empty());
@@ -140,8 +141,9 @@ TEST_F(HarmonyParserTest, OtherSpecialTokensInsideContentAreLiteralText) {
                                      {kMessageId}, tok().Encode("c"), {200009}, tok().Encode("d"),
                                      {kEndId}});
   Parsed p = Parse(ids);
-  EXPECT_EQ(p.messages, std::vector{Msg(Role::kAssistant,
-                                        "a<|constrain|>b<|message|>c<|reserved_200009|>d", "final")});
+  EXPECT_EQ(p.messages,
+            std::vector{Msg(Role::kAssistant, "a<|constrain|>b<|message|>c<|reserved_200009|>d",
+                            "final")});
   EXPECT_EQ(p.anomalies, 3u);
 }
 

@@ -288,6 +288,8 @@ TEST(OpenAiChat, ErrorsNameTheField) {
       {R"({"messages": [{"role": "user", "content": "a"}, {"role": "user", "content": "b"},
                         {"role": "user", "content": "c"}, {"role": "robot", "content": "x"}]})",
        "messages[3].role: unknown role \"robot\""},
+      {R"({"messages": [{"role": "function", "content": 5}]})",
+       "messages[0].role: unknown role \"function\""},
       {R"({"messages": [{"role": "user"}]})", "messages[0].content: required"},
       {R"({"messages": [{"role": "system", "content": null}]})", "messages[0].content: required"},
       {R"({"messages": [{"role": "user", "content": 5}]})",

@@ -97,8 +97,7 @@ TEST(SamplerProcessingTest, LogitBiasIsAddedFirst) {
   EXPECT_EQ(SampleToken(logits, p, 0, 0), 1);
   p.temperature = 1;
   p.logit_bias = {{0, 1.5f}, {2, -0.5f}};
-  ExpectFrequencies(Histogram(logits, p, 30000),
-                    {std::exp(1.5), std::exp(1.0), std::exp(1.5)});
+  ExpectFrequencies(Histogram(logits, p, 30000), {std::exp(1.5), std::exp(1.0), std::exp(1.5)});
 }
 
 TEST(SamplerProcessingTest, MinTokensBansEosAndStopIds) {

@@ -25,13 +25,13 @@ namespace {
 TEST(PhiloxTest, Random123KnownAnswers) {
   EXPECT_EQ(Philox4x32_10({0, 0, 0, 0}, {0, 0}),
             (PhiloxCounter{0x6627e8d5, 0xe169c58d, 0xbc57ac4c, 0x9b00dbd8}));
-  EXPECT_EQ(Philox4x32_10({0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff},
-                          {0xffffffff, 0xffffffff}),
-            (PhiloxCounter{0x408f276d, 0x41c83b0e, 0xa20bc7c6, 0x6d5451fd}));
+  EXPECT_EQ(
+      Philox4x32_10({0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff}, {0xffffffff, 0xffffffff}),
+      (PhiloxCounter{0x408f276d, 0x41c83b0e, 0xa20bc7c6, 0x6d5451fd}));
   // The third Random123 vector (the digits of pi).
-  EXPECT_EQ(Philox4x32_10({0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344},
-                          {0xa4093822, 0x299f31d0}),
-            (PhiloxCounter{0xd16cfe09, 0x94fdcceb, 0x5001e420, 0x24126ea1}));
+  EXPECT_EQ(
+      Philox4x32_10({0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344}, {0xa4093822, 0x299f31d0}),
+      (PhiloxCounter{0xd16cfe09, 0x94fdcceb, 0x5001e420, 0x24126ea1}));
   static_assert(Philox4x32_10({0, 0, 0, 0}, {0, 0})[0] == 0x6627e8d5);  // usable at compile time
 }
 
@@ -41,8 +41,8 @@ TEST(PhiloxTest, UniformConstruction) {
   EXPECT_EQ(UniformFromBits(0x80000000u), 0.5f);
   const uint64_t seed = 0x0123456789abcdefull;
   const uint64_t position = 0x100000002ull;
-  const PhiloxCounter x = Philox4x32_10({0x00000002, 0x00000001, 7, kSamplingStream},
-                                        {0x89abcdef, 0x01234567});
+  const PhiloxCounter x =
+      Philox4x32_10({0x00000002, 0x00000001, 7, kSamplingStream}, {0x89abcdef, 0x01234567});
   EXPECT_EQ(PhiloxUniform(seed, 7, position), float(x[0] >> 8) / 16777216.0f);
 }
 
@@ -99,6 +99,9 @@ TEST(SamplerTest, TemperatureToZeroApproachesArgmax) {
     const std::vector<int64_t> counts = Histogram(logits, p, 2000);
     EXPECT_EQ(counts[1], 2000) << "temperature " << t;
   }
+  SamplingParams tiny;  // so small that 1 / temperature overflows: the argmax
+  tiny.temperature = 1e-40f;
+  EXPECT_EQ(Histogram(logits, tiny, 100)[1], 100);
   // At temperature 0.05 the runner-up (0.1 below) keeps e^-2 of the leader's weight.
   SamplingParams p;
   p.temperature = 0.05f;
@@ -130,6 +133,19 @@ TEST(SamplerTest, TopKRestrictsToTheKMostLikely) {
   const std::vector<float> ties = {1, 2, 1, 2, 2, 0};
   p.top_k = 2;
   ExpectFrequencies(Histogram(ties, p, 20000), {0, 1, 0, 1, 0, 0});
+  // A k too large for the block prefilter (more than half the blocks) and one that uses it.
+  const std::vector<float> wide = RandomLogits(5000, 4);
+  std::vector<int32_t> order(wide.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(),
+                   [&](int32_t a, int32_t b) { return wide[size_t(a)] > wide[size_t(b)]; });
+  for (int k : {3000, 30}) {
+    p.top_k = k;
+    const std::set<int32_t> allowed(order.begin(), order.begin() + k);
+    for (int64_t pos = 0; pos < 300; ++pos) {
+      ASSERT_TRUE(allowed.count(SampleToken(wide, p, 3, pos))) << "k " << k;
+    }
+  }
 }
 
 TEST(SamplerTest, TopPKeepsTheSmallestPrefixReachingP) {
@@ -157,7 +173,7 @@ TEST(SamplerTest, TopPKeepsTheSmallestPrefixReachingP) {
 TEST(SamplerTest, TopPAppliesToTheRenormalisedTopK) {
   const std::vector<double> probs = {0.3, 0.25, 0.2, 0.15, 0.1};
   SamplingParams p;
-  p.top_k = 3;  // 0.3, 0.25, 0.2 -> 0.4, 0.333, 0.267
+  p.top_k = 3;     // 0.3, 0.25, 0.2 -> 0.4, 0.333, 0.267
   p.top_p = 0.7f;  // 0.4 + 0.333 = 0.733 reaches it: tokens 0 and 1
   ExpectFrequencies(Histogram(LogitsOf(probs), p, 30000), {0.3, 0.25, 0, 0, 0});
   p.top_k = 0;  // without top-k, 0.3 + 0.25 = 0.55 < 0.7: token 2 too
@@ -180,10 +196,12 @@ TEST(SamplerTest, MinPKeepsTokensAboveAFractionOfTheMax) {
   ExpectFrequencies(Histogram(LogitsOf(probs), p, 1000), {0, 1, 0, 0, 0});
 }
 
-// Against a sort of the whole vocabulary at the real size: every draw lies in the reference set.
-TEST(SamplerTest, TruncationAtFullVocabularyMatchesASortedReference) {
+void CheckTruncationAtFullVocabulary(bool peaked, float top_p_value) {
   constexpr int64_t kVocab = 201088;
-  const std::vector<float> logits = RandomLogits(kVocab, 7, 2.0f);
+  std::vector<float> logits = RandomLogits(kVocab, 7, 2.0f);
+  if (peaked) {
+    for (int32_t i = 0; i < 20; ++i) logits[size_t(i * 9973)] += 10.0f + float(i) * 0.1f;
+  }
   std::vector<int32_t> order(static_cast<size_t>(kVocab));
   std::iota(order.begin(), order.end(), 0);
   std::sort(order.begin(), order.end(), [&](int32_t a, int32_t b) {
@@ -199,7 +217,7 @@ TEST(SamplerTest, TruncationAtFullVocabularyMatchesASortedReference) {
   std::set<int32_t> nucleus;
   double cum = 0;
   for (int32_t id : order) {
-    if (cum >= 0.9 * total) break;
+    if (cum >= double(top_p_value) * total) break;
     nucleus.insert(id);
     cum += e[size_t(id)];
   }
@@ -207,7 +225,7 @@ TEST(SamplerTest, TruncationAtFullVocabularyMatchesASortedReference) {
 
   SamplingParams top_p;
   top_p.temperature = temperature;
-  top_p.top_p = 0.9f;
+  top_p.top_p = top_p_value;
   SamplingParams top_k;
   top_k.temperature = temperature;
   top_k.top_k = 50;
@@ -224,13 +242,20 @@ TEST(SamplerTest, TruncationAtFullVocabularyMatchesASortedReference) {
   EXPECT_GT(seen_k.size(), 5u);  // it does sample, not just take the argmax
 }
 
+// Against a sort of the whole vocabulary at the real size: every draw lies in the reference set.
+TEST(SamplerTest, TruncationAtFullVocabularyMatchesASortedReference) {
+  CheckTruncationAtFullVocabulary(false, 0.9f);
+  CheckTruncationAtFullVocabulary(true, 0.9f);
+  CheckTruncationAtFullVocabulary(false, 0.3f);
+  CheckTruncationAtFullVocabulary(false, 0.99999f);  // beyond the prefilter: the full select
+}
+
 // ---- Selection kernels against sort-based references -------------------------------------------
 
 std::vector<int32_t> RankedIds(const std::vector<float>& v, const std::vector<int32_t>& ids) {
   std::vector<int32_t> order = ids;
-  std::stable_sort(order.begin(), order.end(), [&](int32_t a, int32_t b) {
-    return v[size_t(a)] > v[size_t(b)];
-  });
+  std::stable_sort(order.begin(), order.end(),
+                   [&](int32_t a, int32_t b) { return v[size_t(a)] > v[size_t(b)]; });
   return order;
 }
 
@@ -259,8 +284,8 @@ TEST(SamplerKernelsTest, SelectTopCountAndMassMatchASort) {
       std::vector<int32_t> expected(ranked.begin(), ranked.begin() + k);
       std::sort(expected.begin(), expected.end());
       std::vector<int32_t> got;
-      sampling::SelectTopCount(v.data(), dense ? nullptr : input.data(), int64_t(input.size()),
-                               k, &ws, &got);
+      sampling::SelectTopCount(v.data(), dense ? nullptr : input.data(), int64_t(input.size()), k,
+                               &ws, &got);
       EXPECT_EQ(got, expected) << "count, trial " << trial << " dense " << dense;
 
       const double fraction = std::uniform_real_distribution<double>(0.01, 0.99)(rng);
@@ -275,9 +300,73 @@ TEST(SamplerKernelsTest, SelectTopCountAndMassMatchASort) {
       }
       std::sort(expected.begin(), expected.end());
       sampling::SelectTopMass(v.data(), w.data(), dense ? nullptr : input.data(),
-                              int64_t(input.size()), fraction, &ws, &got);
+                              int64_t(input.size()), fraction * total, &ws, &got);
       EXPECT_EQ(got, expected) << "mass, trial " << trial << " dense " << dense;
     }
+  }
+}
+
+TEST(SamplerKernelsTest, PrefiltersKeepEveryCandidate) {
+  std::mt19937 rng(9);
+  SamplerWorkspace ws;
+  for (int trial = 0; trial < 40; ++trial) {
+    const int64_t n = std::uniform_int_distribution<int64_t>(1, 20000)(rng);
+    std::vector<float> x = RandomLogits(n, uint32_t(trial), 2.0f);
+    for (int64_t i = 0; i < n; ++i) {
+      if (trial % 4 == 1) x[size_t(i)] = std::round(x[size_t(i)]);  // many ties
+      if (trial % 4 == 2 && i % 64 < 40) x[size_t(i)] = -kInf;      // banned stretches
+    }
+    // ArgMax: the first maximum.
+    const int64_t first = std::max_element(x.begin(), x.end()) - x.begin();
+    EXPECT_EQ(sampling::ArgMax(x.data(), n), x[size_t(first)] > -kInf ? first : -1);
+    // TopCandidates: a superset of the exact top k.
+    const float m = sampling::BlockMaxima(x.data(), n, &ws.block_maxima);
+    EXPECT_EQ(m, x[size_t(first)]);
+    const int64_t k = std::uniform_int_distribution<int64_t>(1, std::min<int64_t>(n, 300))(rng);
+    std::vector<int32_t> candidates, top;
+    sampling::TopCandidates(x.data(), n, k, ws.block_maxima, &ws, &candidates);
+    EXPECT_TRUE(std::is_sorted(candidates.begin(), candidates.end()));
+    std::vector<int32_t> all(static_cast<size_t>(n));
+    std::iota(all.begin(), all.end(), 0);
+    const std::vector<int32_t> ranked = RankedIds(x, all);
+    for (int64_t j = 0; j < k; ++j) {
+      ASSERT_TRUE(std::binary_search(candidates.begin(), candidates.end(), ranked[size_t(j)]))
+          << "trial " << trial << " rank " << j;
+    }
+    // The top k selected from the candidates are the top k of everything.
+    sampling::SelectTopCount(x.data(), candidates.data(), int64_t(candidates.size()), k, &ws, &top);
+    std::vector<int32_t> expected(ranked.begin(), ranked.begin() + k);
+    std::sort(expected.begin(), expected.end());
+    EXPECT_EQ(top, expected) << "trial " << trial;
+    // GatherAtLeast against a plain loop; TopN against the ranking.
+    const float threshold = x[size_t(ranked[size_t(k - 1)])];
+    std::vector<int32_t> at_least;
+    for (int64_t i = 0; i < n; ++i) {
+      if (x[size_t(i)] >= threshold) at_least.push_back(int32_t(i));
+    }
+    sampling::GatherAtLeast(x.data(), n, threshold, &ws, &candidates);
+    EXPECT_EQ(candidates, at_least);
+    std::vector<TokenLogprob> best;
+    sampling::TopN(x.data(), n, 20, 0.0, &ws, &best);
+    ASSERT_EQ(best.size(), size_t(std::min<int64_t>(20, n)));
+    for (size_t j = 0; j < best.size(); ++j) {
+      EXPECT_EQ(best[j].token, ranked[j]) << "trial " << trial << " rank " << j;
+    }
+  }
+}
+
+TEST(SamplerKernelsTest, ExpShiftedMassesAboveThresholds) {
+  const std::vector<float> x = RandomLogits(5000, 3);
+  const float m = sampling::MaxValue(x.data(), 5000);
+  const float thresholds[sampling::kMaxThresholds] = {0.5f, 0.0625f, 3.90625e-3f, 1e-5f};
+  double masses[sampling::kMaxThresholds];
+  std::vector<float> e(5000);
+  const double total = sampling::ExpShifted(x.data(), 5000, m, 1.0f, e.data(), nullptr, thresholds,
+                                            sampling::kMaxThresholds, masses);
+  for (int t = 0; t < sampling::kMaxThresholds; ++t) {
+    double expected = 0;
+    for (float v : e) expected += v >= thresholds[t] ? v : 0.0;
+    EXPECT_NEAR(masses[t], expected, 1e-5 * total) << t;
   }
 }
 
@@ -304,10 +393,11 @@ TEST(SamplerKernelsTest, ExpShiftedAndTopN) {
   EXPECT_EQ(out[3], 0.0f);
 
   std::vector<TokenLogprob> top;
+  SamplerWorkspace ws;
   const std::vector<float> v = {1, 5, 3, 5, std::nanf(""), 4, 5};
-  sampling::TopN(v.data(), int64_t(v.size()), 4, 1.0, &top);
+  sampling::TopN(v.data(), int64_t(v.size()), 4, 1.0, &ws, &top);
   EXPECT_EQ(top, (std::vector<TokenLogprob>{{1, 4}, {3, 4}, {6, 4}, {5, 3}}));
-  sampling::TopN(v.data(), 2, 20, 0.0, &top);
+  sampling::TopN(v.data(), 2, 20, 0.0, &ws, &top);
   EXPECT_EQ(top, (std::vector<TokenLogprob>{{1, 5}, {0, 1}}));
 }
 

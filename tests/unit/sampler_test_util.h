@@ -1,14 +1,14 @@
 // Helpers shared by the sampler tests.
 #pragma once
 
+#include <gtest/gtest.h>
+
 #include <cmath>
 #include <cstdint>
 #include <limits>
 #include <numeric>
 #include <random>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "engine/sampler.h"
 
@@ -31,8 +31,8 @@ inline std::vector<float> LogitsOf(const std::vector<double>& probs) {
   return logits;
 }
 
-inline SampleRow Row(const std::vector<float>& logits, const SamplingParams& params,
-                     uint64_t seed, int64_t position, const PenaltyState* penalties = nullptr) {
+inline SampleRow Row(const std::vector<float>& logits, const SamplingParams& params, uint64_t seed,
+                     int64_t position, const PenaltyState* penalties = nullptr) {
   SampleRow row;
   row.logits = logits.data();
   row.params = &params;

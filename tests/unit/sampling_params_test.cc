@@ -94,7 +94,10 @@ TEST(SamplingParamsTest, MinP) {
 
 TEST(SamplingParamsTest, Penalties) {
   ExpectValid([](SamplingParams& p) { p.repetition_penalty = 1.3f; });
-  ExpectValid([](SamplingParams& p) { p.presence_penalty = -2; p.frequency_penalty = 2; });
+  ExpectValid([](SamplingParams& p) {
+    p.presence_penalty = -2;
+    p.frequency_penalty = 2;
+  });
   ExpectInvalid([](SamplingParams& p) { p.repetition_penalty = 0; },
                 "repetition_penalty must be finite and > 0, got 0");
   ExpectInvalid([](SamplingParams& p) { p.repetition_penalty = kInf; }, "repetition_penalty");
@@ -110,36 +113,51 @@ TEST(SamplingParamsTest, Penalties) {
 
 TEST(SamplingParamsTest, LogitBias) {
   ExpectValid([](SamplingParams& p) { p.logit_bias = {{0, -100}, {999, 100}}; });
-  ExpectInvalid([](SamplingParams& p) { p.logit_bias = {{1000, 1}}; },
-                "logit_bias: token id 1000 is outside the vocabulary [0, 1000)");
+  ExpectInvalid(
+      [](SamplingParams& p) {
+        p.logit_bias = {{1000, 1}};
+      },
+      "logit_bias: token id 1000 is outside the vocabulary [0, 1000)");
   ExpectInvalid([](SamplingParams& p) { p.logit_bias = {{-1, 1}}; }, "token id -1");
-  ExpectInvalid([](SamplingParams& p) { p.logit_bias = {{7, 100.5f}}; },
-                "logit_bias: the bias of token 7 must be in [-100, 100], got 100.5");
+  ExpectInvalid(
+      [](SamplingParams& p) {
+        p.logit_bias = {{7, 100.5f}};
+      },
+      "logit_bias: the bias of token 7 must be in [-100, 100], got 100.5");
   ExpectInvalid([](SamplingParams& p) { p.logit_bias = {{7, kNan}}; }, "bias of token 7");
 }
 
 TEST(SamplingParamsTest, MaxAndMinTokens) {
   ExpectValid([](SamplingParams& p) { p.max_tokens = 1; });
-  ExpectValid([](SamplingParams& p) { p.max_tokens = 10; p.min_tokens = 10; });
+  ExpectValid([](SamplingParams& p) {
+    p.max_tokens = 10;
+    p.min_tokens = 10;
+  });
   ExpectValid([](SamplingParams& p) { p.min_tokens = 50; });  // no max: until the context
   ExpectInvalid([](SamplingParams& p) { p.max_tokens = 0; }, "max_tokens must be >= 1, got 0");
   ExpectInvalid([](SamplingParams& p) { p.min_tokens = -1; }, "min_tokens must be >= 0, got -1");
-  ExpectInvalid([](SamplingParams& p) { p.max_tokens = 4; p.min_tokens = 5; },
-                "min_tokens (5) must be <= max_tokens (4)");
+  ExpectInvalid(
+      [](SamplingParams& p) {
+        p.max_tokens = 4;
+        p.min_tokens = 5;
+      },
+      "min_tokens (5) must be <= max_tokens (4)");
 }
 
 TEST(SamplingParamsTest, StopTokenIds) {
   ExpectValid([](SamplingParams& p) { p.stop_token_ids = {0, 999}; });
-  ExpectInvalid([](SamplingParams& p) { p.stop_token_ids = {3, 1000}; },
-                "stop_token_ids[1]: token id 1000 is outside the vocabulary [0, 1000)");
+  ExpectInvalid(
+      [](SamplingParams& p) {
+        p.stop_token_ids = {3, 1000};
+      },
+      "stop_token_ids[1]: token id 1000 is outside the vocabulary [0, 1000)");
   ExpectInvalid([](SamplingParams& p) { p.stop_token_ids = {-5}; }, "stop_token_ids[0]");
 }
 
 TEST(SamplingParamsTest, StopStrings) {
   ExpectValid([](SamplingParams& p) { p.stop = {"###", "\n\n"}; });
-  ExpectValid([](SamplingParams& p) {
-    p.stop.assign(size_t(SamplingParams::kMaxStopStrings), "x");
-  });
+  ExpectValid(
+      [](SamplingParams& p) { p.stop.assign(size_t(SamplingParams::kMaxStopStrings), "x"); });
   ExpectInvalid([](SamplingParams& p) { p.stop = {"a", ""}; }, "stop[1] must not be empty");
   ExpectInvalid(
       [](SamplingParams& p) { p.stop.assign(size_t(SamplingParams::kMaxStopStrings) + 1, "x"); },
@@ -147,7 +165,10 @@ TEST(SamplingParamsTest, StopStrings) {
 }
 
 TEST(SamplingParamsTest, Logprobs) {
-  ExpectValid([](SamplingParams& p) { p.logprobs = 0; p.prompt_logprobs = 20; });
+  ExpectValid([](SamplingParams& p) {
+    p.logprobs = 0;
+    p.prompt_logprobs = 20;
+  });
   ExpectInvalid([](SamplingParams& p) { p.logprobs = 21; }, "logprobs must be in [0, 20], got 21");
   ExpectInvalid([](SamplingParams& p) { p.logprobs = -1; }, "logprobs must be in [0, 20]");
   ExpectInvalid([](SamplingParams& p) { p.prompt_logprobs = 21; },

@@ -58,9 +58,9 @@ void ExpectAtEverySplit(const std::vector<std::string>& stops, bool include,
                         const std::string& matched_stop, bool utf8 = false) {
   for (size_t i = 0; i <= text.size(); ++i) {
     for (size_t j = i; j <= text.size(); ++j) {
-      const Outcome o = Run(stops, include,
-                            {text.substr(0, i), text.substr(i, j - i), text.substr(j)},
-                            final_text, utf8);
+      const Outcome o =
+          Run(stops, include, {text.substr(0, i), text.substr(i, j - i), text.substr(j)},
+              final_text, utf8);
       ASSERT_EQ(o.streamed, final_text) << "split at " << i << ", " << j;
       ASSERT_EQ(o.matched_stop, matched_stop) << "split at " << i << ", " << j;
       ASSERT_EQ(o.matched, !matched_stop.empty());
@@ -151,9 +151,9 @@ TEST(StopStringTest, NeverSplitsUtf8Characters) {
   ExpectAtEverySplit({"\xE2\x82\xAC!"}, false, text, text, "", true);
   StopStringMatcher m({"\xE2\x82\xAC!"}, false);
   EXPECT_EQ(m.Push("x\xE2"), "x");
-  EXPECT_EQ(m.Push("\x82\xAC"), "");          // "€" could still begin "€!"
+  EXPECT_EQ(m.Push("\x82\xAC"), "");  // "€" could still begin "€!"
   EXPECT_EQ(m.Push("?"), "\xE2\x82\xAC?");
-  EXPECT_EQ(m.Push("\xF0\x9F"), "");          // an incomplete character is held
+  EXPECT_EQ(m.Push("\xF0\x9F"), "");  // an incomplete character is held
   EXPECT_EQ(m.Push("\x98\x80"), "\xF0\x9F\x98\x80");
 }
 

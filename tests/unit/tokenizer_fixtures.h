@@ -2,11 +2,11 @@
 // per process, and the test vectors.
 #pragma once
 
-#include <memory>
-#include <string>
-
 #include <gtest/gtest.h>
+
+#include <memory>
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "test_paths.h"
 #include "tokenizer/tokenizer.h"

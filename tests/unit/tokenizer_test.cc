@@ -1,28 +1,29 @@
 // Tokenizer (spec §5): the o200k test vectors through both loaders, the pre-tokenizer's pieces,
 // round trips of random bytes and text, special tokens, decode errors and loader errors.
+#include "tokenizer/tokenizer.h"
+
+#include <gtest/gtest.h>
+
 #include <algorithm>
 #include <fstream>
 #include <random>
 #include <string>
 #include <vector>
 
-#include <gtest/gtest.h>
-
 #include "test_paths.h"
 #include "tokenizer/bpe_merge.h"
 #include "tokenizer/bpe_tokenizer.h"
 #include "tokenizer/o200k.h"
 #include "tokenizer/pretokenizer.h"
-#include "tokenizer/tokenizer.h"
 #include "tokenizer_fixtures.h"
 
 namespace atom {
 namespace {
 
-using ::testing::TestWithParam;
 using testing::O200kFromHfJson;
 using testing::O200kFromTiktoken;
 using testing::O200kVectors;
+using ::testing::TestWithParam;
 
 ::testing::AssertionResult Contains(const std::string& text, const std::string& part) {
   if (text.find(part) != std::string::npos) return ::testing::AssertionSuccess();
@@ -66,37 +67,40 @@ std::string RandomBytes(std::mt19937& rng) {
 
 // Random text over the character classes the regex distinguishes.
 std::string RandomUnicode(std::mt19937& rng) {
-  static const std::vector<uint32_t> kSpaces = {
-      '\t', '\n', '\v', '\f', '\r', ' ', 0x85, 0xA0, 0x1680, 0x2000, 0x2005, 0x200A,
-      0x2028, 0x2029, 0x202F, 0x205F, 0x3000, 0x200B, 0xFEFF};
+  struct Range {
+    uint32_t first, count;
+  };
+  static const std::vector<Range> kRanges = {
+      {'a', 26},        {'A', 26}, {'0', 10}, {0x21, 15},  // ASCII classes
+      {0x300, 0x70},                                       // combining marks
+      {0x4E00, 0x5200},                                    // CJK
+      {0xAC00, 0x2BA4},                                    // Hangul
+      {0x0400, 0x100},                                     // Cyrillic
+      {0x0600, 0x100},                                     // Arabic
+      {0, 0x110000},                                       // any plane
+  };
+  static const std::vector<uint32_t> kSpecialChars = {
+      '\t',   '\n',   '\v',   '\f',   '\r',   ' ',    0x85,   0xA0,   0x1680, 0x2000,
+      0x2005, 0x200A, 0x2028, 0x2029, 0x202F, 0x205F, 0x3000, 0x200B, 0xFEFF,  // spaces
+      0x660,  0x669,  0x2160, 0xBD,   0xB2,   0x17F,  0x130};  // digits, numbers, odd letters
+  static const std::vector<std::string> kContractions = {"'s", "'T", "'re", "'LL",
+                                                         "'d", "'m", "'ve"};
   const size_t n = rng() % 40;
   std::string s;
   for (size_t i = 0; i < n; ++i) {
-    const uint32_t r = rng();
-    switch (r % 14) {
-      case 0: s = AppendUtf8(s, 'a' + (r >> 8) % 26); break;
-      case 1: s = AppendUtf8(s, 'A' + (r >> 8) % 26); break;
-      case 2: s = AppendUtf8(s, '0' + (r >> 8) % 10); break;
-      case 3: s = AppendUtf8(s, 0x21 + (r >> 8) % 15); break;  // punctuation
-      case 4: s = AppendUtf8(s, kSpaces[(r >> 8) % kSpaces.size()]); break;
-      case 5: s = AppendUtf8(s, 0x300 + (r >> 8) % 0x70); break;  // combining marks
-      case 6: s = AppendUtf8(s, 0x4E00 + (r >> 8) % 0x5200); break;  // CJK
-      case 7: s = AppendUtf8(s, 0xAC00 + (r >> 8) % 0x2BA4); break;  // Hangul
-      case 8:  // emoji, sometimes joined or toned
-        s = AppendUtf8(s, 0x1F600 + (r >> 8) % 0x50);
-        if ((r >> 20) % 3 == 0) s = AppendUtf8(s, 0x200D);
-        if ((r >> 22) % 3 == 0) s = AppendUtf8(s, 0x1F3FB + (r >> 24) % 5);
-        break;
-      case 9: {  // any scalar value of any plane
-        uint32_t cp = (r >> 8) % 0x110000;
-        if (cp >= 0xD800 && cp < 0xE000) cp = 0xFFFD;
-        s = AppendUtf8(s, cp);
-        break;
-      }
-      case 10: s += std::vector<std::string>{"'s", "'T", "'re", "'LL", "'d", "'m", "'ve"}[(r >> 8) % 7]; break;
-      case 11: s = AppendUtf8(s, std::vector<uint32_t>{0x660, 0x669, 0x2160, 0xBD, 0xB2, 0x17F, 0x130}[(r >> 8) % 7]); break;
-      case 12: s = AppendUtf8(s, 0x0400 + (r >> 8) % 0x100); break;  // Cyrillic
-      default: s = AppendUtf8(s, 0x0600 + (r >> 8) % 0x100); break;  // Arabic
+    const uint32_t r = rng(), kind = r % 13, arg = r >> 8;
+    if (kind < kRanges.size()) {
+      uint32_t cp = kRanges[kind].first + arg % kRanges[kind].count;
+      if (cp >= 0xD800 && cp < 0xE000) cp = 0xFFFD;  // no surrogates
+      s = AppendUtf8(s, cp);
+    } else if (kind == 10) {
+      s = AppendUtf8(s, kSpecialChars[arg % kSpecialChars.size()]);
+    } else if (kind == 11) {
+      s += kContractions[arg % kContractions.size()];
+    } else {  // emoji, sometimes joined (ZWJ) or skin-toned
+      s = AppendUtf8(s, 0x1F600 + arg % 0x50);
+      if ((r >> 20) % 3 == 0) s = AppendUtf8(s, 0x200D);
+      if ((r >> 22) % 3 == 0) s = AppendUtf8(s, 0x1F3FB + (r >> 24) % 5);
     }
   }
   return s;
@@ -112,7 +116,8 @@ TEST_P(TokenizerLoaders, AllTestVectorsGiveTheExpectedIds) {
       const std::string text = c["text"];
       const std::vector<int32_t> want = c["ids"];
       const std::string mode = c["mode"];
-      const std::vector<int32_t> got = mode == "ordinary" ? t.Encode(text) : t.EncodeWithSpecial(text);
+      const std::vector<int32_t> got =
+          mode == "ordinary" ? t.Encode(text) : t.EncodeWithSpecial(text);
       EXPECT_EQ(got, want) << group["name"] << ": " << text;
       auto decoded = t.Decode(got);
       ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
@@ -171,7 +176,8 @@ TEST(TokenizerLoadersAgree, SameIdsOnRandomInput) {
 TEST(TokenizerLoadersAgree, LongRunsOfOneCharacter) {
   const Tokenizer& a = O200kFromTiktoken();
   const Tokenizer& b = O200kFromHfJson();
-  for (const std::string unit : {"a", " ", "1", "\xe4\xb8\xad", "!", "\n", "ab", "\xf0\x9f\x98\x80"}) {
+  for (const std::string unit :
+       {"a", " ", "1", "\xe4\xb8\xad", "!", "\n", "ab", "\xf0\x9f\x98\x80"}) {
     std::string s;
     while (s.size() < 100000) s += unit;
     const std::vector<int32_t> ids = a.Encode(s);
@@ -242,7 +248,9 @@ TEST(Pretokenizer, SpecExamplesAndPatternFile) {
   EXPECT_EQ(p->Split("1234567890"), (V{"123", "456", "789", "0"}));
   EXPECT_EQ(p->Split("DON'T SHOUT"), (V{"DON'T", " SHOUT"}));
   // Invalid UTF-8 matches nothing and becomes pieces of its own, so nothing is lost.
-  EXPECT_EQ(p->Split("ab\xff" "cd"), (V{"ab", "\xff", "cd"}));
+  EXPECT_EQ(p->Split("ab\xff"
+                     "cd"),
+            (V{"ab", "\xff", "cd"}));
   EXPECT_EQ(p->Split(""), V{});
 }
 
@@ -259,16 +267,27 @@ TEST(Pretokenizer, GapsAndEmptyMatchesAreSafe) {
 
 TEST(TokenizerSpecial, HarmonyNamesAndIds) {
   const Tokenizer& t = O200kFromTiktoken();
-  const std::vector<std::pair<std::string, int32_t>> named = {
-      {"<|startoftext|>", 199998}, {"<|endoftext|>", 199999}, {"<|return|>", 200002},
-      {"<|constrain|>", 200003},   {"<|channel|>", 200005},   {"<|start|>", 200006},
-      {"<|end|>", 200007},         {"<|message|>", 200008},   {"<|call|>", 200012},
-      {"<|endofprompt|>", 200018}, {"<|reserved_200000|>", 200000},
-      {"<|reserved_200001|>", 200001}, {"<|reserved_200004|>", 200004},
-      {"<|reserved_200009|>", 200009}, {"<|reserved_200010|>", 200010},
-      {"<|reserved_200011|>", 200011}, {"<|reserved_200013|>", 200013},
-      {"<|reserved_200017|>", 200017}, {"<|reserved_200019|>", 200019},
-      {"<|reserved_200500|>", 200500}, {"<|reserved_201087|>", 201087}};
+  const std::vector<std::pair<std::string, int32_t>> named = {{"<|startoftext|>", 199998},
+                                                              {"<|endoftext|>", 199999},
+                                                              {"<|return|>", 200002},
+                                                              {"<|constrain|>", 200003},
+                                                              {"<|channel|>", 200005},
+                                                              {"<|start|>", 200006},
+                                                              {"<|end|>", 200007},
+                                                              {"<|message|>", 200008},
+                                                              {"<|call|>", 200012},
+                                                              {"<|endofprompt|>", 200018},
+                                                              {"<|reserved_200000|>", 200000},
+                                                              {"<|reserved_200001|>", 200001},
+                                                              {"<|reserved_200004|>", 200004},
+                                                              {"<|reserved_200009|>", 200009},
+                                                              {"<|reserved_200010|>", 200010},
+                                                              {"<|reserved_200011|>", 200011},
+                                                              {"<|reserved_200013|>", 200013},
+                                                              {"<|reserved_200017|>", 200017},
+                                                              {"<|reserved_200019|>", 200019},
+                                                              {"<|reserved_200500|>", 200500},
+                                                              {"<|reserved_201087|>", 201087}};
   ASSERT_EQ(named.size(), 21u);
   for (const auto& [text, id] : named) {
     EXPECT_EQ(t.SpecialTokenId(text), id) << text;
@@ -366,7 +385,8 @@ TEST(TokenizerLoaderErrors, Tiktoken) {
   EXPECT_EQ(missing.status().code(), StatusCode::kNotFound);
   EXPECT_TRUE(Contains(missing.status().message(), "/nonexistent/o200k_base.tiktoken"));
 
-  EXPECT_TRUE(Contains(TiktokenError("IQ== 0\nI*== 1\n"), ":2: token \"I*==\" is not valid base64"));
+  EXPECT_TRUE(
+      Contains(TiktokenError("IQ== 0\nI*== 1\n"), ":2: token \"I*==\" is not valid base64"));
   EXPECT_TRUE(Contains(TiktokenError("IQ== 0\nIg== 2\n"), ":2: rank 2 breaks the sequence"));
   EXPECT_TRUE(Contains(TiktokenError("IQ== 0\nIg==\n"), ":2: expected"));
   EXPECT_TRUE(Contains(TiktokenError("IQ== 0\nIg== x1\n"), ":2: rank \"x1\" is not a number"));
@@ -411,31 +431,42 @@ nlohmann::json TinyHfJson() {
   for (int b = 0; b < 256; ++b) vocab[ByteLevel(std::string(1, static_cast<char>(b)))] = b;
   vocab["bc"] = 256;
   vocab["ab"] = 257;
-  nlohmann::json j = {
-      {"version", "1.0"}, {"truncation", nullptr}, {"padding", nullptr}, {"normalizer", nullptr},
-      {"added_tokens", nlohmann::json::array({nlohmann::json{
-                           {"id", 258}, {"content", "<|x|>"}, {"single_word", false},
-                           {"lstrip", false}, {"rstrip", false}, {"normalized", false},
-                           {"special", true}}})},
-      {"pre_tokenizer",
-       {{"type", "Sequence"},
-        {"pretokenizers",
-         nlohmann::json::array(
-             {nlohmann::json{{"type", "Split"},
-                             {"pattern", {{"Regex", "\\S+|\\s+"}}},
-                             {"behavior", "Isolated"},
-                             {"invert", false}},
-              nlohmann::json{{"type", "ByteLevel"}, {"add_prefix_space", false},
-                             {"trim_offsets", true}, {"use_regex", false}}})}}},
-      {"post_processor", nullptr},
-      {"decoder", {{"type", "ByteLevel"}}},
-      {"model",
-       {{"type", "BPE"}, {"dropout", nullptr}, {"unk_token", nullptr},
-        {"continuing_subword_prefix", nullptr}, {"end_of_word_suffix", nullptr},
-        {"fuse_unk", false}, {"byte_fallback", false}, {"ignore_merges", true},
-        {"vocab", vocab},
-        {"merges", nlohmann::json::array({nlohmann::json::array({"a", "b"}),
-                                          nlohmann::json::array({"b", "c"})})}}}};
+  nlohmann::json j = {{"version", "1.0"},
+                      {"truncation", nullptr},
+                      {"padding", nullptr},
+                      {"normalizer", nullptr},
+                      {"added_tokens", nlohmann::json::array({nlohmann::json{{"id", 258},
+                                                                             {"content", "<|x|>"},
+                                                                             {"single_word", false},
+                                                                             {"lstrip", false},
+                                                                             {"rstrip", false},
+                                                                             {"normalized", false},
+                                                                             {"special", true}}})},
+                      {"pre_tokenizer",
+                       {{"type", "Sequence"},
+                        {"pretokenizers", nlohmann::json::array(
+                                              {nlohmann::json{{"type", "Split"},
+                                                              {"pattern", {{"Regex", "\\S+|\\s+"}}},
+                                                              {"behavior", "Isolated"},
+                                                              {"invert", false}},
+                                               nlohmann::json{{"type", "ByteLevel"},
+                                                              {"add_prefix_space", false},
+                                                              {"trim_offsets", true},
+                                                              {"use_regex", false}}})}}},
+                      {"post_processor", nullptr},
+                      {"decoder", {{"type", "ByteLevel"}}},
+                      {"model",
+                       {{"type", "BPE"},
+                        {"dropout", nullptr},
+                        {"unk_token", nullptr},
+                        {"continuing_subword_prefix", nullptr},
+                        {"end_of_word_suffix", nullptr},
+                        {"fuse_unk", false},
+                        {"byte_fallback", false},
+                        {"ignore_merges", true},
+                        {"vocab", vocab},
+                        {"merges", nlohmann::json::array({nlohmann::json::array({"a", "b"}),
+                                                          nlohmann::json::array({"b", "c"})})}}}};
   return j;
 }
 
@@ -490,25 +521,33 @@ TEST(TokenizerHfJson, ErrorsNameTheField) {
   };
   EXPECT_TRUE(Contains(with([](auto& j) { j["model"]["type"] = "WordPiece"; }), "model.type"));
   EXPECT_TRUE(Contains(with([](auto& j) { j["normalizer"] = {{"type", "NFC"}}; }), "normalizer"));
-  EXPECT_TRUE(Contains(with([](auto& j) { j["model"]["byte_fallback"] = true; }),
-                       "model.byte_fallback"));
-  EXPECT_TRUE(Contains(with([](auto& j) { j["model"]["merges"][1] = nlohmann::json::array({"b", "zz"}); }),
+  EXPECT_TRUE(
+      Contains(with([](auto& j) { j["model"]["byte_fallback"] = true; }), "model.byte_fallback"));
+  EXPECT_TRUE(Contains(with([](auto& j) {
+                         j["model"]["merges"][1] = nlohmann::json::array({"b", "zz"});
+                       }),
                        "model.merges[1]"));
-  EXPECT_TRUE(Contains(with([](auto& j) { j["model"]["merges"][0] = nlohmann::json::array({"a", "c"}); }),
+  EXPECT_TRUE(Contains(with([](auto& j) {
+                         j["model"]["merges"][0] = nlohmann::json::array({"a", "c"});
+                       }),
                        "model.merges[0]: \"a\" + \"c\" is not in model.vocab"));
   EXPECT_TRUE(Contains(with([](auto& j) { j["model"]["vocab"]["ab"] = "x"; }), "model.vocab"));
-  EXPECT_TRUE(Contains(with([](auto& j) { j["model"]["vocab"]["a b"] = 300; }),
-                       "not a byte-level"));
+  EXPECT_TRUE(
+      Contains(with([](auto& j) { j["model"]["vocab"]["a b"] = 300; }), "not a byte-level"));
   EXPECT_TRUE(Contains(with([](auto& j) { j["model"]["vocab"]["ac"] = 256; }), "appears twice"));
   EXPECT_TRUE(Contains(with([](auto& j) { j["added_tokens"][0]["special"] = false; }),
                        "added_tokens[0].special"));
-  EXPECT_TRUE(Contains(with([](auto& j) { j["added_tokens"][0]["id"] = 256; }),
-                       "added_tokens[0]"));
-  EXPECT_TRUE(Contains(with([](auto& j) { j["pre_tokenizer"] = {{"type", "Whitespace"}}; }),
+  EXPECT_TRUE(Contains(with([](auto& j) { j["added_tokens"][0]["id"] = 256; }), "added_tokens[0]"));
+  EXPECT_TRUE(Contains(with([](auto& j) {
+                         j["pre_tokenizer"] = {{"type", "Whitespace"}};
+                       }),
                        "pre_tokenizer"));
-  EXPECT_TRUE(Contains(with([](auto& j) { j["pre_tokenizer"]["pretokenizers"][1]["use_regex"] = true; }),
-                       "pre_tokenizer.pretokenizers[1]"));
-  EXPECT_TRUE(Contains(with([](auto& j) { j["post_processor"] = {{"type", "TemplateProcessing"}}; }),
+  EXPECT_TRUE(
+      Contains(with([](auto& j) { j["pre_tokenizer"]["pretokenizers"][1]["use_regex"] = true; }),
+               "pre_tokenizer.pretokenizers[1]"));
+  EXPECT_TRUE(Contains(with([](auto& j) {
+                         j["post_processor"] = {{"type", "TemplateProcessing"}};
+                       }),
                        "post_processor"));
   EXPECT_TRUE(Contains(with([](auto& j) { j["model"].erase("merges"); }), "model.merges: missing"));
   EXPECT_TRUE(Contains(with([](auto& j) { j["model"]["vocab"].erase(ByteLevel("\n")); }),
