@@ -1,16 +1,22 @@
-// atom generate: greedy continuation of token-id prompts, all processed as one batch.
+// atom generate: prompts (token ids, raw text, or chat messages rendered as Harmony) through the
+// engine as one batch, with every sampling option; greedy by default.
 #include <charconv>
-#include <set>
+#include <filesystem>
+#include <map>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "cli/engine_flags.h"
+#include "cli/tokenizer_source.h"
 #include "core/logging.h"
-#include "engine/generator.h"
 #include "models/registry.h"
 #include "models/safetensors_writer.h"
+#include "tokenizer/harmony_chat_output.h"
+#include "tokenizer/harmony_render.h"
+#include "tokenizer/openai_chat.h"
 
 namespace atom::cli {
 
@@ -18,12 +24,15 @@ namespace {
 
 struct GenerateOptions {
   std::string model_dir = DefaultModelDir();
-  std::vector<std::string> prompt_ids;
-  int max_tokens = 16;
+  std::string tokenizer;
+  std::vector<std::string> prompt_ids, prompts, chats;
+  std::string reasoning_effort = "medium";
   bool json = false;
-  bool ignore_eos = false;
-  int block_size = 16;
   std::string logits_out;
+  SamplingParams sampling;
+  int max_tokens = 16;
+  int64_t seed = -1;
+  EngineFlags engine;
 };
 
 // "1,2,3" -> {1, 2, 3}. Errors name the prompt and the bad piece.
@@ -46,82 +55,155 @@ StatusOr<std::vector<int32_t>> ParseIds(const std::string& text, size_t index) {
   return ids;
 }
 
-void PrintStats(const GenerateStats& st) {
-  auto rate = [](int64_t n, double s) { return s > 0 ? double(n) / s : 0.0; };
-  ATOM_LOG_INFO("prefill: {} tokens in {:.3f} s ({:.1f} tok/s)", st.prefill_tokens,
-                st.prefill_seconds, rate(st.prefill_tokens, st.prefill_seconds));
-  ATOM_LOG_INFO("decode:  {} tokens in {} steps, {:.3f} s ({:.1f} tok/s)", st.decode_tokens,
-                st.decode_steps, st.decode_seconds, rate(st.decode_tokens, st.decode_seconds));
+struct Prompt {
+  std::vector<int32_t> ids;
+  bool chat = false;
+};
+
+// Every prompt, in the order: --prompt-ids, --prompt, --chat.
+StatusOr<std::vector<Prompt>> BuildPrompts(const GenerateOptions& o, const Tokenizer* tokenizer) {
+  std::vector<Prompt> prompts;
+  for (size_t i = 0; i < o.prompt_ids.size(); ++i) {
+    ATOM_ASSIGN_OR_RETURN(std::vector<int32_t> ids, ParseIds(o.prompt_ids[i], i));
+    prompts.push_back({std::move(ids), false});
+  }
+  if ((!o.prompts.empty() || !o.chats.empty()) && tokenizer == nullptr)
+    return InvalidArgument("--prompt and --chat need a tokenizer: the model folder has no "
+                           "tokenizer.json; name one with --tokenizer");
+  for (const std::string& text : o.prompts) prompts.push_back({tokenizer->Encode(text), false});
+  for (size_t i = 0; i < o.chats.size(); ++i) {
+    nlohmann::ordered_json request = {
+        {"messages", {{{"role", "user"}, {"content", o.chats[i]}}}},
+        {"reasoning_effort", o.reasoning_effort}};
+    auto conversation = OpenAiChatToConversation(request);
+    if (!conversation.ok()) return conversation.status().WithContext(fmt::format("--chat #{}", i));
+    ATOM_ASSIGN_OR_RETURN(RenderedPrompt rendered, RenderConversationForCompletion(*conversation));
+    ATOM_ASSIGN_OR_RETURN(std::vector<int32_t> ids, rendered.Ids(*tokenizer));
+    prompts.push_back({std::move(ids), true});
+  }
+  if (prompts.empty()) return InvalidArgument("give at least one --prompt-ids, --prompt or --chat");
+  return prompts;
 }
 
-int RunGenerate(const GenerateOptions& o) {
-  std::vector<GenerateRequest> requests;
-  for (size_t i = 0; i < o.prompt_ids.size(); ++i) {
-    auto ids = ParseIds(o.prompt_ids[i], i);
-    if (!ids.ok()) {
-      ATOM_LOG_ERROR("{}", ids.status().message());
-      return 1;
-    }
-    requests.push_back({std::move(*ids), o.max_tokens, o.ignore_eos});
-  }
+// Everything one (prompt, sample) produced.
+struct Result {
+  std::vector<int32_t> ids;
+  std::string text;
+  std::string finish_reason;
+  std::vector<float> logits;
+  int64_t logits_rows = 0;
+  std::vector<SampleResult> logprobs;
+};
 
+int Fail(const Status& s) {
+  ATOM_LOG_ERROR("{}", s.ToString());
+  return 1;
+}
+
+int RunGenerate(GenerateOptions o) {
   auto model = LoadModel(o.model_dir);
-  if (!model.ok()) {
-    ATOM_LOG_ERROR("{}", model.status().ToString());
-    return 1;
-  }
+  if (!model.ok()) return Fail(model.status());
   for (const ops::KernelChoice& k : (*model)->kernel_choices())
     ATOM_LOG_INFO("kernel {:<16} {:<14} {}", k.op, k.variant, k.reason);
+  auto generation = LoadGenerationConfig(o.model_dir);
+  if (!generation.ok()) return Fail(generation.status());
 
-  // Stop on the EOS ids of generation_config.json, falling back to config.json's.
-  auto gen_config = LoadGenerationConfig(o.model_dir);
-  if (!gen_config.ok()) {
-    ATOM_LOG_ERROR("{}", gen_config.status().ToString());
-    return 1;
+  std::unique_ptr<Tokenizer> tokenizer;
+  if (!o.tokenizer.empty() ||
+      std::filesystem::exists(std::filesystem::path(o.model_dir) / "tokenizer.json")) {
+    auto loaded = LoadTokenizer(o.model_dir, o.tokenizer);
+    if (!loaded.ok()) return Fail(loaded.status());
+    tokenizer = std::move(*loaded);
   }
-  GeneratorOptions options;
-  options.block_size = o.block_size;
-  options.record_logits = !o.logits_out.empty();
-  options.stop_token_ids = gen_config->eos_token_ids;
-  if (options.stop_token_ids.empty()) options.stop_token_ids = (*model)->config().eos_token_ids;
+  auto prompts = BuildPrompts(o, tokenizer.get());
+  if (!prompts.ok()) return Fail(prompts.status());
 
-  Generator generator(**model, options);
-  GenerateStats stats;
-  auto results = generator.Generate(requests, &stats);
-  if (!results.ok()) {
-    ATOM_LOG_ERROR("{}", results.status().ToString());
-    return 1;
+  EngineConfig config = MakeEngineConfig(o.engine, (*model)->config(), *generation);
+  if (!o.chats.empty() && tokenizer) {
+    // A Harmony reply also ends at <|call|> (a tool call), which HF's EOS list lacks.
+    if (auto call = tokenizer->SpecialTokenId("<|call|>")) config.eos_token_ids.push_back(*call);
   }
+  auto engine = Engine::Create(**model, tokenizer.get(), config);
+  if (!engine.ok()) return Fail(engine.status());
 
-  for (size_t i = 0; i < results->size(); ++i) {
-    const GenerateResult& r = (*results)[i];
-    if (o.json) {
+  o.sampling.max_tokens = o.max_tokens;
+  if (o.seed >= 0) o.sampling.seed = uint64_t(o.seed);
+  RequestOptions request_options;
+  request_options.return_logits = !o.logits_out.empty();
+  std::map<std::pair<int64_t, int>, Result> results;
+  std::vector<int64_t> ids;
+  for (size_t i = 0; i < prompts->size(); ++i) {
+    auto id = (*engine)->AddRequest(
+        (*prompts)[i].ids, o.sampling,
+        [&results](const RequestOutput& out) {
+          Result& r = results[{out.request_id, out.index}];
+          r.ids.insert(r.ids.end(), out.token_ids.begin(), out.token_ids.end());
+          r.text += out.text;
+          r.logits.insert(r.logits.end(), out.logits.begin(), out.logits.end());
+          r.logits_rows += out.logits_rows;
+          r.logprobs.insert(r.logprobs.end(), out.logprobs.begin(), out.logprobs.end());
+          if (out.finish_reason) r.finish_reason = FinishReasonName(*out.finish_reason);
+        },
+        request_options);
+    if (!id.ok()) return Fail(id.status().WithContext(fmt::format("prompt {}", i)));
+    ids.push_back(*id);
+  }
+  const auto start = std::chrono::steady_clock::now();
+  for (;;) {
+    auto more = (*engine)->Step();
+    if (!more.ok()) return Fail(more.status());
+    if (!*more) break;
+  }
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+
+  std::vector<NamedTensor> logits;
+  int64_t generated = 0;
+  for (size_t i = 0; i < prompts->size(); ++i) {
+    for (int n = 0; n < o.sampling.n; ++n) {
+      Result& r = results[{ids[i], n}];
+      generated += int64_t(r.ids.size());
       nlohmann::json line = {{"index", i},
-                             {"prompt_ids", requests[i].prompt_ids},
-                             {"output_ids", r.output_ids},
+                             {"prompt_ids", (*prompts)[i].ids},
+                             {"output_ids", r.ids},
                              {"finish_reason", r.finish_reason}};
-      fmt::print("{}\n", line.dump());
-    } else {
-      fmt::print("[{}] {} -> {} ({})\n", i, fmt::join(requests[i].prompt_ids, ","),
-                 fmt::join(r.output_ids, ","), r.finish_reason);
+      if (o.sampling.n > 1) line["sample"] = n;
+      if (tokenizer) line["text"] = r.text;
+      if ((*prompts)[i].chat && tokenizer) {
+        const ChatOutput chat = ParseChatOutput(*tokenizer, r.ids, r.finish_reason);
+        line["reasoning"] = chat.reasoning;
+        line["content"] = chat.content;
+      }
+      if (o.sampling.logprobs) {
+        nlohmann::json lps = nlohmann::json::array();
+        for (const SampleResult& s : r.logprobs) lps.push_back(s.logprob);
+        line["logprobs"] = lps;
+      }
+      if (o.json) {
+        fmt::print("{}\n", line.dump());
+      } else if (line.contains("content")) {
+        fmt::print("[{}] reasoning: {}\n[{}] answer: {} ({})\n", i, line["reasoning"].get<std::string>(), i,
+                   line["content"].get<std::string>(), r.finish_reason);
+      } else {
+        fmt::print("[{}{}] {} -> {} ({}){}\n", i, o.sampling.n > 1 ? fmt::format(".{}", n) : "",
+                   fmt::join((*prompts)[i].ids, ","), fmt::join(r.ids, ","), r.finish_reason,
+                   tokenizer ? fmt::format(" {}", nlohmann::json(r.text).dump()) : "");
+      }
+      if (!o.logits_out.empty() && n == 0)
+        logits.push_back({fmt::format("seq{}", i),
+                          Tensor(r.logits.data(), DType::kF32,
+                                 {r.logits_rows, (*model)->config().vocab_size})});
     }
   }
   std::fflush(stdout);
-  PrintStats(stats);
-
+  const EngineStats stats = (*engine)->stats();
+  ATOM_LOG_INFO("{} prompt tokens computed ({} from the prefix cache), {} generated in {} steps, "
+                "{:.3f} s: {:.1f} generated tok/s",
+                stats.prompt_tokens_computed, stats.prefix_cache_hits, generated,
+                stats.num_steps, seconds, seconds > 0 ? double(generated) / seconds : 0.0);
   if (!o.logits_out.empty()) {
-    const int64_t vocab = (*model)->config().vocab_size;
-    std::vector<NamedTensor> tensors;
-    for (size_t i = 0; i < results->size(); ++i) {
-      GenerateResult& r = (*results)[i];
-      tensors.push_back({fmt::format("seq{}", i),
-                         Tensor(r.logits.data(), DType::kF32, {r.logits_rows, vocab})});
-    }
-    if (Status s = WriteSafetensors(o.logits_out, tensors); !s.ok()) {
-      ATOM_LOG_ERROR("{}", s.ToString());
-      return 1;
-    }
-    ATOM_LOG_INFO("wrote logits of {} sequences to {}", tensors.size(), o.logits_out);
+    if (Status s = WriteSafetensors(o.logits_out, logits); !s.ok()) return Fail(s);
+    ATOM_LOG_INFO("wrote logits of {} sequences to {}", logits.size(), o.logits_out);
   }
   return 0;
 }
@@ -129,22 +211,44 @@ int RunGenerate(const GenerateOptions& o) {
 }  // namespace
 
 void AddGenerateCommand(CLI::App& app, int& exit_code) {
-  CLI::App* cmd = app.add_subcommand("generate", "Greedy generation from token-id prompts");
+  CLI::App* cmd = app.add_subcommand(
+      "generate", "Generate from prompts, all in one batch (greedy unless --temperature > 0)");
   auto o = std::make_shared<GenerateOptions>();
-  cmd->add_option("--model,-m", o->model_dir, "Model directory (default: the bundled tiny model)");
+  o->sampling.temperature = 0;  // the CLI's default is greedy, so runs are reproducible
+  SamplingParams& p = o->sampling;
+  cmd->add_option("--model,-m", o->model_dir, "Model directory (default: the bundled model)");
+  cmd->add_option("--tokenizer", o->tokenizer, "tokenizer.json or .tiktoken (default: the model's)");
   cmd->add_option("--prompt-ids", o->prompt_ids,
                   "Comma-separated token ids of one prompt; repeat for a batch")
-      ->required()
       ->allow_extra_args(false);
-  cmd->add_option("--max-tokens", o->max_tokens, "New tokens per prompt")
-      ->check(CLI::Range(1, 1 << 20));
-  cmd->add_flag("--json", o->json, "One JSON object per prompt and line on stdout");
-  cmd->add_flag("--ignore-eos", o->ignore_eos, "Keep generating past EOS tokens");
-  cmd->add_option("--block-size", o->block_size, "Tokens per KV-cache block")
-      ->check(CLI::Range(1, 4096));
+  cmd->add_option("--prompt", o->prompts, "Raw text prompt (repeatable)")->allow_extra_args(false);
+  cmd->add_option("--chat", o->chats, "A user message, rendered with the model's chat format "
+                                      "(repeatable)")
+      ->allow_extra_args(false);
+  cmd->add_option("--reasoning-effort", o->reasoning_effort, "For --chat: low | medium | high")
+      ->check(CLI::IsMember({"low", "medium", "high"}));
+  cmd->add_option("--max-tokens", o->max_tokens, "New tokens per sequence at most")
+      ->check(CLI::Range(1, 1 << 24));
+  cmd->add_flag("--json", o->json, "One JSON object per prompt (and sample) and line");
   cmd->add_option("--logits-out", o->logits_out,
                   "Write every computed position's logits to this safetensors file "
-                  "(tensor seq<i>: [rows, vocab] f32)");
+                  "(tensor seq<i>: [rows, vocab] f32; row r predicts the token after position r)");
+  cmd->add_option("--temperature", p.temperature, "0 = greedy (default)");
+  cmd->add_option("--top-p", p.top_p, "Nucleus sampling mass");
+  cmd->add_option("--top-k", p.top_k, "Keep the k most likely tokens (0 = off)");
+  cmd->add_option("--min-p", p.min_p, "Keep tokens at least this times the most likely's prob.");
+  cmd->add_option("--repetition-penalty", p.repetition_penalty);
+  cmd->add_option("--presence-penalty", p.presence_penalty);
+  cmd->add_option("--frequency-penalty", p.frequency_penalty);
+  cmd->add_option("--seed", o->seed, "Seed for sampling (default: random)");
+  cmd->add_option("--n", p.n, "Samples per prompt")->check(CLI::Range(1, 128));
+  cmd->add_option("--min-tokens", p.min_tokens, "No stop before this many tokens");
+  cmd->add_option("--stop", p.stop, "Stop string (repeatable)")->allow_extra_args(false);
+  cmd->add_option("--stop-token-ids", p.stop_token_ids, "Extra stop token ids")
+      ->delimiter(',');
+  cmd->add_option("--logprobs", p.logprobs, "Report each token's logprob (and N top ones)");
+  cmd->add_flag("--ignore-eos", p.ignore_eos, "Keep generating past EOS tokens");
+  AddEngineFlags(cmd, o->engine);
   cmd->callback([o, &exit_code] { exit_code = RunGenerate(*o); });
 }
 

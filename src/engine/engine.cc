@@ -24,6 +24,7 @@ struct Engine::Request {
   std::vector<int32_t> prompt;
   SamplingParams params;
   OutputCallback callback;
+  RequestOptions options;
   uint64_t seed = 0;        // params.seed, or drawn at admission
   int64_t max_tokens = 0;   // resolved against max_model_len
   int unfinished = 0;       // sequences not finished yet
@@ -39,6 +40,10 @@ struct Engine::SeqState {
   std::unique_ptr<IncrementalDetokenizer> detokenizer;
   std::unique_ptr<StopStringMatcher> stop_strings;
   std::vector<SampleResult> prompt_logprobs;  // collected over prefill chunks
+  std::vector<float> logits;                  // RequestOptions::return_logits, not yet reported
+  int64_t logits_rows = 0;
+  int64_t logits_next_position = 0;           // positions before it were reported (preemption
+                                              // recomputes them; they are not sent twice)
   int64_t cached_prompt_tokens = -1;          // -1 until first admitted
   bool reported = false;                      // the first output went out
 };
@@ -83,7 +88,7 @@ StatusOr<std::unique_ptr<Engine>> Engine::Create(Model& model, const Tokenizer* 
 Engine::~Engine() { Stop(); }
 
 StatusOr<int64_t> Engine::AddRequest(std::vector<int32_t> prompt, SamplingParams params,
-                                     OutputCallback callback) {
+                                     OutputCallback callback, RequestOptions options) {
   const int64_t vocab = model_.config().vocab_size;
   ATOM_RETURN_IF_ERROR(params.Validate(vocab));
   if (prompt.empty()) return InvalidArgument("prompt: must not be empty");
@@ -114,6 +119,7 @@ StatusOr<int64_t> Engine::AddRequest(std::vector<int32_t> prompt, SamplingParams
   request->seed = params.seed.value_or(DrawRequestSeed());
   request->params = std::move(params);
   request->callback = std::move(callback);
+  request->options = options;
   const int64_t id = request->id;
   {
     std::lock_guard<std::mutex> lock(inbox_mutex_);
@@ -192,6 +198,10 @@ void Engine::Emit(SeqState& s, RequestOutput& out) {
   out.num_cached_prompt_tokens = std::max<int64_t>(0, s.cached_prompt_tokens);
   out.num_output_tokens = s.seq.num_output_tokens();
   if (!s.reported) out.prompt_logprobs = std::move(s.prompt_logprobs);
+  out.logits = std::move(s.logits);
+  out.logits_rows = s.logits_rows;
+  s.logits.clear();
+  s.logits_rows = 0;
   s.reported = true;
   if (s.request->callback) s.request->callback(out);
 }
@@ -287,8 +297,9 @@ StatusOr<bool> Engine::Step() {
   for (size_t i = 0; i < step.scheduled.size(); ++i) {
     SeqState& s = *seqs_.at(step.scheduled[i].seq->id);
     if (s.cached_prompt_tokens < 0) s.cached_prompt_tokens = s.seq.num_computed;
-    all_rows[i] = s.request->params.prompt_logprobs.has_value() && !s.reported &&
-                  s.seq.in_prefill();
+    all_rows[i] = (s.request->params.prompt_logprobs.has_value() && !s.reported &&
+                   s.seq.in_prefill()) ||
+                  s.request->options.return_logits;
     if (s.seq.in_prefill()) loop_stats_.prompt_tokens_computed += step.scheduled[i].num_tokens;
   }
   ATOM_ASSIGN_OR_RETURN(StepLogits logits, runner_.Run(step, all_rows));
@@ -301,7 +312,17 @@ StatusOr<bool> Engine::Step() {
   for (size_t i = 0; i < step.scheduled.size(); ++i) {
     const ScheduledSequence& sched = step.scheduled[i];
     SeqState& s = *seqs_.at(sched.seq->id);
-    if (all_rows[i]) {
+    if (s.request->options.return_logits) {
+      const int64_t begin = s.seq.num_computed - sched.num_tokens;
+      for (int32_t k = 0; k < logits.num_rows[i]; ++k) {
+        if (begin + k < s.logits_next_position) continue;
+        const float* row = logits.Row(logits.first_row[i] + k);
+        s.logits.insert(s.logits.end(), row, row + vocab);
+        ++s.logits_rows;
+      }
+      s.logits_next_position = std::max(s.logits_next_position, s.seq.num_computed);
+    }
+    if (all_rows[i] && s.request->params.prompt_logprobs && !s.reported) {
       // Row k predicts the token after position begin + k; prompt logprobs cover tokens 1..n-1.
       const int64_t begin = s.seq.num_computed - sched.num_tokens;
       const int top = *s.request->params.prompt_logprobs;

@@ -72,7 +72,7 @@ class Engine {
   // prompt, token ids outside the vocabulary, a prompt of max_model_len tokens or more, stop
   // strings without a tokenizer, too many pending requests (kResourceExhausted).
   StatusOr<int64_t> AddRequest(std::vector<int32_t> prompt, SamplingParams params,
-                               OutputCallback callback);
+                               OutputCallback callback, RequestOptions options = {});
   // Ends a request: its sequences get a final output with FinishReason::kAbort (unless already
   // finished) and their KV blocks are freed within one step. Unknown ids are ignored.
   void Abort(int64_t request_id);

@@ -31,6 +31,11 @@ struct RequestOutput {
   // token's logprob and the top ones.
   std::vector<SampleResult> prompt_logprobs;
 
+  // With RequestOptions::return_logits: the raw next-token logits of every position computed
+  // this step, [logits_rows, vocab] row-major (the prompt's rows on the first output).
+  std::vector<float> logits;
+  int64_t logits_rows = 0;
+
   std::optional<FinishReason> finish_reason;  // set on the sequence's last output
   // What stopped it: the stop token id or the stop string, when finish_reason is kStop.
   std::optional<int32_t> stop_token;
@@ -39,6 +44,12 @@ struct RequestOutput {
   int64_t num_prompt_tokens = 0;
   int64_t num_cached_prompt_tokens = 0;  // served by the prefix cache
   int64_t num_output_tokens = 0;         // so far
+};
+
+// Per-request options that are not sampling parameters.
+struct RequestOptions {
+  // Report raw logits (RequestOutput::logits): for checking the model, e.g. `--logits-out`.
+  bool return_logits = false;
 };
 
 // Called on the engine's loop thread; must return quickly and must not call back into the

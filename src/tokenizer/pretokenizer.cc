@@ -5,6 +5,8 @@
 
 #include <utility>
 
+#include "tokenizer/o200k.h"
+#include "tokenizer/o200k_ascii_scan.h"
 #include "tokenizer/utf8.h"
 
 namespace atom::tokenizer_internal {
@@ -46,13 +48,13 @@ ThreadMatchState& MatchState() {
 
 }  // namespace
 
-Pretokenizer::Pretokenizer(std::string pattern, std::unique_ptr<Code> code)
-    : pattern_(std::move(pattern)), code_(std::move(code)) {}
+Pretokenizer::Pretokenizer(std::string pattern, std::unique_ptr<Code> code, bool o200k_ascii)
+    : pattern_(std::move(pattern)), code_(std::move(code)), o200k_ascii_(o200k_ascii) {}
 Pretokenizer::Pretokenizer(Pretokenizer&&) noexcept = default;
 Pretokenizer& Pretokenizer::operator=(Pretokenizer&&) noexcept = default;
 Pretokenizer::~Pretokenizer() = default;
 
-StatusOr<Pretokenizer> Pretokenizer::Create(const std::string& pattern) {
+StatusOr<Pretokenizer> Pretokenizer::Create(const std::string& pattern, bool allow_fast_path) {
   int error = 0;
   PCRE2_SIZE offset = 0;
   pcre2_code* code =
@@ -68,10 +70,19 @@ StatusOr<Pretokenizer> Pretokenizer::Create(const std::string& pattern) {
   holder->code = code;
   // Without JIT (unsupported CPU) the interpreter gives the same matches, only slower.
   holder->jit = pcre2_jit_compile(code, PCRE2_JIT_COMPLETE) == 0;
-  return Pretokenizer(pattern, std::move(holder));
+  const bool o200k_ascii = allow_fast_path && pattern == kO200kPattern;
+  return Pretokenizer(pattern, std::move(holder), o200k_ascii);
 }
 
 bool Pretokenizer::NextMatch(std::string_view text, size_t pos, size_t* begin, size_t* end) const {
+  if (o200k_ascii_) {
+    const size_t ascii_end = MatchO200kAscii(text, pos);
+    if (ascii_end > pos) {
+      *begin = pos;
+      *end = ascii_end;
+      return true;
+    }
+  }
   ThreadMatchState& state = MatchState();
   const auto subject = reinterpret_cast<PCRE2_SPTR>(text.data());
   int rc = code_->jit ? pcre2_jit_match(code_->code, subject, text.size(), pos, PCRE2_NOTEMPTY,

@@ -20,8 +20,9 @@ namespace atom::tokenizer_internal {
 
 class Pretokenizer {
  public:
-  // Errors name the pattern offset PCRE2 rejected.
-  static StatusOr<Pretokenizer> Create(const std::string& pattern);
+  // Errors name the pattern offset PCRE2 rejected. For the o200k pattern, ASCII text is matched
+  // by a hand-written scanner (o200k_ascii_scan.h) unless `allow_fast_path` is false.
+  static StatusOr<Pretokenizer> Create(const std::string& pattern, bool allow_fast_path = true);
 
   Pretokenizer(Pretokenizer&&) noexcept;
   Pretokenizer& operator=(Pretokenizer&&) noexcept;
@@ -50,13 +51,14 @@ class Pretokenizer {
  private:
   struct Code;  // the compiled pattern (pcre2_code), freed on destruction
 
-  explicit Pretokenizer(std::string pattern, std::unique_ptr<Code> code);
+  Pretokenizer(std::string pattern, std::unique_ptr<Code> code, bool o200k_ascii);
   // The leftmost non-empty match [*begin, *end) with *begin >= pos, or false if none. Never
   // fails: a match error (resource limits) degrades to a one-character match at `pos`.
   bool NextMatch(std::string_view text, size_t pos, size_t* begin, size_t* end) const;
 
   std::string pattern_;
   std::unique_ptr<Code> code_;
+  bool o200k_ascii_ = false;  // use MatchO200kAscii() where it decides
 };
 
 }  // namespace atom::tokenizer_internal

@@ -99,6 +99,43 @@ class GenerateTest(unittest.TestCase):
         self.assertIn("/nonexistent/model/config.json", proc.stderr)
 
 
+class SamplingAndEngineFlagsTest(unittest.TestCase):
+    def generate(self, *extra):
+        proc = run("generate", "--prompt-ids", "302,394,452,271,507", "--max-tokens", "12",
+                   "--json", *extra)
+        return [json.loads(l) for l in proc.stdout.splitlines() if l.strip()]
+
+    def test_engine_flags_do_not_change_greedy_output(self):
+        want = self.generate()[0]["output_ids"]
+        for flags in (["--no-enable-prefix-caching"], ["--no-enable-chunked-prefill"],
+                      ["--max-num-batched-tokens", "2", "--block-size", "1"]):
+            self.assertEqual(self.generate(*flags)[0]["output_ids"], want, flags)
+
+    def test_seeded_sampling_is_reproducible_and_n_gives_distinct_samples(self):
+        args = ["--temperature", "1.0", "--seed", "7", "--n", "3"]
+        first, second = self.generate(*args), self.generate(*args)
+        self.assertEqual(len(first), 3)
+        self.assertEqual([l["output_ids"] for l in first], [l["output_ids"] for l in second])
+        self.assertEqual([l["sample"] for l in first], [0, 1, 2])
+        self.assertNotEqual(first[0]["output_ids"], first[1]["output_ids"])
+
+    def test_stop_token_ids_and_logprobs(self):
+        greedy = self.generate()[0]["output_ids"]
+        line = self.generate("--stop-token-ids", str(greedy[2]), "--logprobs", "2")[0]
+        self.assertEqual(line["output_ids"], greedy[:3])
+        self.assertEqual(line["finish_reason"], "stop")
+        self.assertEqual(len(line["logprobs"]), 3)
+        self.assertTrue(all(lp <= 0 for lp in line["logprobs"]))
+
+    def test_bad_sampling_values_are_rejected(self):
+        proc = run("generate", "--prompt-ids", "1", "--top-p", "1.5", check=False)
+        self.assertEqual(proc.returncode, 1)
+        self.assertIn("top_p", proc.stderr)
+        proc = run("generate", "--prompt", "hi", check=False)
+        self.assertEqual(proc.returncode, 1)
+        self.assertIn("need a tokenizer", proc.stderr)
+
+
 class InfoTest(unittest.TestCase):
     def test_info_describes_the_model_and_kernels(self):
         model = os.path.join(ARGS.data, "gpt-oss-tiny-mxfp4", "model")

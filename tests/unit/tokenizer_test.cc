@@ -217,54 +217,6 @@ TEST(TokenizerBpe, LongPieceMergeEqualsShortPieceMerge) {
   }
 }
 
-TEST(Pretokenizer, CrossCheckedPieces) {
-  auto p = tokenizer_internal::Pretokenizer::Create(std::string(tokenizer_internal::kO200kPattern));
-  ASSERT_TRUE(p.ok()) << p.status().ToString();
-  int checked = 0;
-  for (const auto& group : O200kVectors()["groups"]) {
-    for (const auto& c : group["cases"]) {
-      if (!c.contains("pieces")) continue;
-      const std::vector<std::string> want = c["pieces"];
-      const std::string text = c["text"];
-      std::vector<std::string> got;
-      for (std::string_view piece : p->Split(text)) got.emplace_back(piece);
-      EXPECT_EQ(got, want) << c["text"];
-      ++checked;
-    }
-  }
-  EXPECT_EQ(checked, 66);
-}
-
-TEST(Pretokenizer, SpecExamplesAndPatternFile) {
-  std::ifstream in(testing::DataDir() + "/tokenizer/o200k_pattern.txt", std::ios::binary);
-  const std::string file((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  EXPECT_EQ(file, tokenizer_internal::kO200kPattern);
-  auto p = tokenizer_internal::Pretokenizer::Create(file);
-  ASSERT_TRUE(p.ok());
-  using V = std::vector<std::string_view>;
-  EXPECT_EQ(p->Split("hello  "), (V{"hello", "  "}));
-  EXPECT_EQ(p->Split("a   b"), (V{"a", "  ", " b"}));
-  EXPECT_EQ(p->Split("a \n\n b"), (V{"a", " \n\n", " b"}));
-  EXPECT_EQ(p->Split("1234567890"), (V{"123", "456", "789", "0"}));
-  EXPECT_EQ(p->Split("DON'T SHOUT"), (V{"DON'T", " SHOUT"}));
-  // Invalid UTF-8 matches nothing and becomes pieces of its own, so nothing is lost.
-  EXPECT_EQ(p->Split("ab\xff"
-                     "cd"),
-            (V{"ab", "\xff", "cd"}));
-  EXPECT_EQ(p->Split(""), V{});
-}
-
-TEST(Pretokenizer, GapsAndEmptyMatchesAreSafe) {
-  auto p = tokenizer_internal::Pretokenizer::Create("x*");  // matches empty everywhere
-  ASSERT_TRUE(p.ok());
-  using V = std::vector<std::string_view>;
-  EXPECT_EQ(p->Split("abxxc"), (V{"ab", "xx", "c"}));
-  EXPECT_EQ(p->Split("abc"), (V{"abc"}));
-  auto bad = tokenizer_internal::Pretokenizer::Create("(unclosed");
-  ASSERT_FALSE(bad.ok());
-  EXPECT_TRUE(Contains(bad.status().message(), "offset"));
-}
-
 TEST(TokenizerSpecial, HarmonyNamesAndIds) {
   const Tokenizer& t = O200kFromTiktoken();
   const std::vector<std::pair<std::string, int32_t>> named = {{"<|startoftext|>", 199998},

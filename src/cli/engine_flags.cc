@@ -1,0 +1,46 @@
+#include "cli/engine_flags.h"
+
+namespace atom::cli {
+
+void AddEngineFlags(CLI::App* cmd, EngineFlags& f) {
+  cmd->add_option("--max-num-seqs", f.max_num_seqs, "Sequences running at once at most")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--max-num-batched-tokens", f.max_num_batched_tokens,
+                  "Tokens per engine step at most")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--max-model-len", f.max_model_len,
+                  "Longest prompt + output (default: the model's context)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--block-size", f.block_size, "Tokens per KV-cache block")
+      ->check(CLI::Range(1, 4096));
+  cmd->add_flag("--enable-prefix-caching,!--no-enable-prefix-caching", f.enable_prefix_caching,
+                "Reuse the KV of shared prompt prefixes (default on)");
+  cmd->add_flag("--enable-chunked-prefill,!--no-enable-chunked-prefill", f.enable_chunked_prefill,
+                "Split long prompts across steps so decodes keep flowing (default on)");
+  cmd->add_option("--kv-cache-memory", f.kv_cache_memory_gib,
+                  "GiB of memory for the KV cache (CPU backend)")
+      ->check(CLI::PositiveNumber);
+}
+
+EngineConfig MakeEngineConfig(const EngineFlags& f, const ModelConfig& model,
+                              const GenerationConfig& generation) {
+  EngineConfig c;
+  c.scheduler.max_num_seqs = f.max_num_seqs;
+  c.scheduler.max_num_batched_tokens = f.max_num_batched_tokens;
+  c.scheduler.enable_chunked_prefill = f.enable_chunked_prefill;
+  c.max_model_len = f.max_model_len;
+  c.block_size = f.block_size;
+  c.enable_prefix_caching = f.enable_prefix_caching;
+  c.kv_cache_bytes = uint64_t(f.kv_cache_memory_gib * double(uint64_t(1) << 30));
+  const std::vector<int64_t>& eos =
+      generation.eos_token_ids.empty() ? model.eos_token_ids : generation.eos_token_ids;
+  for (int64_t id : eos)
+    if (id >= 0 && id < model.vocab_size) c.eos_token_ids.push_back(int32_t(id));
+  // Without chunking every prompt must fit one step (vLLM raises the budget the same way).
+  const int64_t len = f.max_model_len > 0 ? f.max_model_len : model.max_position_embeddings;
+  if (!f.enable_chunked_prefill && c.scheduler.max_num_batched_tokens < len)
+    c.scheduler.max_num_batched_tokens = int(len);
+  return c;
+}
+
+}  // namespace atom::cli
