@@ -56,8 +56,10 @@ StatusOr<StepLogits> ModelRunner::Run(const SchedulerOutput& step,
   batch.logits_indices = logits_indices_.data();
   batch.num_logits = int(logits_indices_.size());
 
-  out.logits = HostTensor(DType::kF32,
-                          {int64_t(logits_indices_.size()), model_.config().vocab_size});
+  const Shape shape{int64_t(logits_indices_.size()), model_.config().vocab_size};
+  const size_t bytes = size_t(shape.numel()) * sizeof(float);
+  if (logits_.size() < bytes) logits_ = Buffer(bytes);
+  out.logits = logits_.View(DType::kF32, shape);
   ATOM_RETURN_IF_ERROR(model_.Forward(batch, cache_.view(), out.logits));
   return out;
 }

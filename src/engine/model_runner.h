@@ -17,18 +17,19 @@
 namespace atom {
 
 // Logits of one step: for scheduled sequence i (in SchedulerOutput order), rows
-// [first_row[i], first_row[i] + num_rows[i]) of `logits` [rows, vocab].
+// [first_row[i], first_row[i] + num_rows[i]) of `logits` [rows, vocab]. The view is valid until
+// the runner's next Run.
 struct StepLogits {
-  HostTensor logits;
+  Tensor logits;
   std::vector<int32_t> first_row;
   std::vector<int32_t> num_rows;  // 0: the sequence needs no logits this step
 
   // The row of the sequence's last scheduled token. REQUIRES: num_rows[i] > 0.
   const float* Last(size_t i) const {
-    return logits.data<float>() + int64_t(first_row[i] + num_rows[i] - 1) * logits.tensor().dim(1);
+    return Row(first_row[i] + num_rows[i] - 1);
   }
   const float* Row(int32_t row) const {
-    return logits.data<float>() + int64_t(row) * logits.tensor().dim(1);
+    return logits.data_as<const float>() + int64_t(row) * logits.dim(1);
   }
 };
 
@@ -54,6 +55,7 @@ class ModelRunner {
   std::vector<int32_t> token_ids_, positions_, query_start_, seq_lens_, block_tables_,
       logits_indices_;
   std::vector<int64_t> slot_mapping_;
+  Buffer logits_;  // grows to the largest step; reused (a 256-row step is 200 MB at 201k vocab)
 };
 
 }  // namespace atom
