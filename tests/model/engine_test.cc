@@ -275,6 +275,35 @@ TEST_P(EngineTest, RandomWorkloadWithAborts) {
   }
 }
 
+// 16 requests share a 64-token prefix (a system prompt, say) and differ in 8 tokens: after the
+// first, each finds its prefix in the cache and computes only its own tokens.
+TEST_P(EngineTest, SharedPrefixWorkloadHitsTheCache) {
+  EngineConfig config;
+  config.block_size = 16;
+  auto engine = MakeEngine(config);
+  ASSERT_NE(engine, nullptr);
+  std::mt19937 rng(3);
+  const int64_t vocab = model_->config().vocab_size;
+  std::vector<int32_t> prefix(64);
+  for (int32_t& t : prefix) t = int32_t(rng() % vocab);
+  Collector out;
+  for (int r = 0; r < 16; ++r) {
+    std::vector<int32_t> prompt = prefix;
+    for (int i = 0; i < 8; ++i) prompt.push_back(int32_t(rng() % vocab));
+    ASSERT_TRUE(engine->AddRequest(prompt, Greedy(4), out.Callback()).ok());
+    RunToCompletion(*engine);  // one after the other, as chat turns arrive
+  }
+  const EngineStats stats = engine->stats();
+  EXPECT_EQ(stats.prefix_cache_hits, 15 * 64);
+  EXPECT_EQ(stats.prompt_tokens_computed, 72 + 15 * 8);
+  fmt::print("shared prefix: {} of {} looked-up prompt tokens hit ({:.0f}%), {} of {} prompt "
+             "tokens computed ({:.0f}% saved)\n",
+             stats.prefix_cache_hits, stats.prefix_cache_queries,
+             100.0 * double(stats.prefix_cache_hits) / double(stats.prefix_cache_queries),
+             stats.prompt_tokens_computed, 16 * 72,
+             100.0 * (1.0 - double(stats.prompt_tokens_computed) / (16 * 72)));
+}
+
 TEST_P(EngineTest, RejectsBadRequests) {
   EngineConfig config;
   config.max_model_len = 64;
