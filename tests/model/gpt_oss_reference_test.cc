@@ -1,6 +1,6 @@
 // gpt-oss on the CPU backend against Hugging Face transformers (float32, eager) on the two tiny
-// fixtures in tests/data: prompt logits, teacher-forced logits over prompt + continuation,
-// decode-path logits, greedy continuations, and batch invariance.
+// fixtures in tests/data, run through the Engine: prompt logits, teacher-forced logits over
+// prompt + continuation, decode-path logits, greedy continuations, and batch invariance.
 #include <cmath>
 #include <fstream>
 #include <sstream>
@@ -9,7 +9,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include "engine/generator.h"
+#include "engine/engine.h"
 #include "models/registry.h"
 #include "models/safetensors.h"
 #include "test_paths.h"
@@ -69,15 +69,51 @@ double RelativeError(const std::vector<float>& got, const Tensor& want, int64_t 
   return std::sqrt(diff / norm);
 }
 
+struct GenerateRequest {
+  std::vector<int32_t> prompt_ids;
+  int max_tokens = 16;
+};
+
+struct GenerateResult {
+  std::vector<int32_t> output_ids;
+  std::string finish_reason;
+  std::vector<float> logits;  // every computed position's next-token logits, [rows, vocab]
+  int64_t logits_rows = 0;
+};
+
+// Greedy generation of every request in one engine batch, with the logits of every position.
 std::vector<GenerateResult> Generate(Model& model, const std::vector<GenerateRequest>& requests,
-                                bool record_logits, int block_size = 16) {
-  GeneratorOptions options;
-  options.record_logits = record_logits;
-  options.block_size = block_size;
-  Generator generator(model, options);
-  auto results = generator.Generate(requests);
-  EXPECT_TRUE(results.ok()) << results.status().ToString();
-  return results.ok() ? std::move(*results) : std::vector<GenerateResult>{};
+                                     bool record_logits, int block_size = 16) {
+  EngineConfig config;
+  config.block_size = block_size;
+  auto engine = Engine::Create(model, nullptr, config);
+  EXPECT_TRUE(engine.ok()) << engine.status().ToString();
+  if (!engine.ok()) return {};
+  std::vector<GenerateResult> results(requests.size());
+  for (size_t i = 0; i < requests.size(); ++i) {
+    SamplingParams p;
+    p.temperature = 0;
+    p.max_tokens = requests[i].max_tokens;
+    p.ignore_eos = true;
+    RequestOptions options;
+    options.return_logits = record_logits;
+    auto id = (*engine)->AddRequest(
+        requests[i].prompt_ids, p,
+        [r = &results[i]](const RequestOutput& o) {
+          r->output_ids.insert(r->output_ids.end(), o.token_ids.begin(), o.token_ids.end());
+          r->logits.insert(r->logits.end(), o.logits.begin(), o.logits.end());
+          r->logits_rows += o.logits_rows;
+          if (o.finish_reason) r->finish_reason = FinishReasonName(*o.finish_reason);
+        },
+        options);
+    EXPECT_TRUE(id.ok()) << id.status().ToString();
+  }
+  for (;;) {
+    auto more = (*engine)->Step();
+    EXPECT_TRUE(more.ok()) << more.status().ToString();
+    if (!more.ok() || !*more) break;
+  }
+  return results;
 }
 
 class GptOssReferenceTest : public ::testing::TestWithParam<std::string> {
@@ -94,7 +130,7 @@ class GptOssReferenceTest : public ::testing::TestWithParam<std::string> {
 
 TEST_P(GptOssReferenceTest, PromptLogitsMatch) {
   for (const Case& c : f_.cases) {
-    auto r = Generate(*f_.model, {{c.prompt_ids, 1, true}}, /*record_logits=*/true);
+    auto r = Generate(*f_.model, {{c.prompt_ids, 1}}, /*record_logits=*/true);
     ASSERT_EQ(r.size(), 1u);
     const Tensor want = f_.Logits(c, "prompt_logits");
     ASSERT_EQ(r[0].logits_rows, want.dim(0)) << c.name;
@@ -108,7 +144,7 @@ TEST_P(GptOssReferenceTest, TeacherForcedLogitsMatch) {
   for (const Case& c : f_.cases) {
     std::vector<int32_t> ids = c.prompt_ids;
     ids.insert(ids.end(), c.greedy_ids.begin(), c.greedy_ids.end());
-    auto r = Generate(*f_.model, {{ids, 1, true}}, /*record_logits=*/true);
+    auto r = Generate(*f_.model, {{ids, 1}}, /*record_logits=*/true);
     ASSERT_EQ(r.size(), 1u);
     const Tensor want = f_.Logits(c, "full_logits");
     ASSERT_EQ(r[0].logits_rows, want.dim(0)) << c.name;
@@ -121,7 +157,7 @@ TEST_P(GptOssReferenceTest, TeacherForcedLogitsMatch) {
 TEST_P(GptOssReferenceTest, GreedyContinuationAndDecodeLogitsMatch) {
   for (const Case& c : f_.cases) {
     const int n = int(c.greedy_ids.size());
-    auto r = Generate(*f_.model, {{c.prompt_ids, n, true}}, /*record_logits=*/true);
+    auto r = Generate(*f_.model, {{c.prompt_ids, n}}, /*record_logits=*/true);
     ASSERT_EQ(r.size(), 1u);
     EXPECT_EQ(r[0].output_ids, c.greedy_ids) << c.name;
     EXPECT_EQ(r[0].finish_reason, "length");
@@ -135,7 +171,7 @@ TEST_P(GptOssReferenceTest, GreedyContinuationAndDecodeLogitsMatch) {
 
 TEST_P(GptOssReferenceTest, BatchOfAllCasesEqualsOneAtATime) {
   std::vector<GenerateRequest> batch;
-  for (const Case& c : f_.cases) batch.push_back({c.prompt_ids, int(c.greedy_ids.size()), true});
+  for (const Case& c : f_.cases) batch.push_back({c.prompt_ids, int(c.greedy_ids.size())});
   auto together = Generate(*f_.model, batch, /*record_logits=*/true);
   ASSERT_EQ(together.size(), f_.cases.size());
   for (size_t i = 0; i < batch.size(); ++i) {
@@ -150,9 +186,9 @@ TEST_P(GptOssReferenceTest, BatchOfAllCasesEqualsOneAtATime) {
 
 TEST_P(GptOssReferenceTest, BlockSizeDoesNotChangeResults) {
   const Case& c = f_.cases.back();  // the longest prompt crosses many blocks and windows
-  auto base = Generate(*f_.model, {{c.prompt_ids, 8, true}}, true, /*block_size=*/16);
+  auto base = Generate(*f_.model, {{c.prompt_ids, 8}}, true, /*block_size=*/16);
   for (int block_size : {1, 3, 8, 64}) {
-    auto other = Generate(*f_.model, {{c.prompt_ids, 8, true}}, true, block_size);
+    auto other = Generate(*f_.model, {{c.prompt_ids, 8}}, true, block_size);
     ASSERT_EQ(other.size(), 1u);
     EXPECT_EQ(other[0].output_ids, base[0].output_ids) << "block size " << block_size;
     EXPECT_EQ(other[0].logits, base[0].logits) << "block size " << block_size;
@@ -171,7 +207,7 @@ TEST_P(GptOssReferenceTest, ReferenceKernelsMatchToo) {
   for (const ops::KernelChoice& k : ref.model->kernel_choices()) EXPECT_EQ(k.variant, "cpu_reference");
   const Case& c = ref.cases.back();
   const int n = int(c.greedy_ids.size());
-  auto r = Generate(*ref.model, {{c.prompt_ids, n, true}}, /*record_logits=*/true);
+  auto r = Generate(*ref.model, {{c.prompt_ids, n}}, /*record_logits=*/true);
   ASSERT_EQ(r.size(), 1u);
   EXPECT_EQ(r[0].output_ids, c.greedy_ids);
   const Tensor want = ref.Logits(c, "full_logits");
