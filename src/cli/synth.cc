@@ -1,8 +1,9 @@
 // atom synth: writes a random-weight checkpoint in the Hugging Face layout (models/synthetic.h).
-#include <sys/resource.h>
-
 #include <fmt/format.h>
 #include <fmt/ranges.h>
+#include <sys/resource.h>
+
+#include <algorithm>
 
 #include "cli/commands.h"
 #include "core/logging.h"
@@ -59,8 +60,8 @@ int RunSynth(SynthOptions o) {
 void AddSynthCommand(CLI::App& app, int& exit_code) {
   auto o = std::make_shared<SynthOptions>();
   o->synthetic.tokenizer_ranks = ATOM_O200K_RANKS;
-  CLI::App* cmd = app.add_subcommand(
-      "synth", "Write a random-weight checkpoint in the Hugging Face layout");
+  CLI::App* cmd =
+      app.add_subcommand("synth", "Write a random-weight checkpoint in the Hugging Face layout");
   cmd->add_option("--arch", o->arch, "Architecture: gpt-oss")->required();
   cmd->add_option("--preset", o->synthetic.preset,
                   "tiny (fixture dims) | demo (small, real vocabulary) | 20b | 120b (real shapes)")

@@ -1,6 +1,7 @@
 // WriteSyntheticGptOss: streams the planned tensors into safetensors shards.
 #include "models/synthetic.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -9,7 +10,6 @@
 #include <fstream>
 #include <future>
 #include <map>
-
 #include <nlohmann/json.hpp>
 
 #include "core/logging.h"
@@ -20,12 +20,11 @@
 namespace atom {
 namespace {
 
-constexpr uint64_t kChunkBytes = uint64_t(16) << 20;  // one I/O buffer
+constexpr uint64_t kChunkBytes = uint64_t(16) << 20;   // one I/O buffer
 constexpr uint64_t kPieceBytes = uint64_t(256) << 10;  // one unit of parallel fill work
 
 double Now() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch())
-      .count();
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
 Status WriteTextFile(const std::string& path, const std::string& text) {
@@ -117,8 +116,8 @@ class ShardWriter {
       if (pending.valid()) ATOM_RETURN_IF_ERROR(pending.get());
       if (n == 0) break;
       const void* data = buffers[which].data();
-      pending = std::async(std::launch::async,
-                           [f, data, n, &path] { return Put(f, data, n, path); });
+      pending =
+          std::async(std::launch::async, [f, data, n, &path] { return Put(f, data, n, path); });
       which ^= 1;
     }
     return OkStatus();
@@ -137,8 +136,8 @@ class ShardWriter {
       if (n < t.bytes - next_offset_) n -= n % 16;
       if (n == 0) break;
       for (uint64_t done = 0; done < n; done += kPieceBytes)
-        pieces_.push_back({&t, key, next_offset_ + done, used + done,
-                           std::min(kPieceBytes, n - done)});
+        pieces_.push_back(
+            {&t, key, next_offset_ + done, used + done, std::min(kPieceBytes, n - done)});
       used += n;
       next_offset_ += n;
       if (next_offset_ == t.bytes) {
@@ -164,6 +163,40 @@ class ShardWriter {
   std::vector<Piece> pieces_;
 };
 
+// "model-DDDDD-of-DDDDD.safetensors"
+bool IsShardName(const std::string& name) {
+  static constexpr std::string_view kPattern = "model-#####-of-#####.safetensors";
+  if (name.size() != kPattern.size()) return false;
+  for (size_t i = 0; i < name.size(); ++i) {
+    if (kPattern[i] == '#' ? !(name[i] >= '0' && name[i] <= '9') : name[i] != kPattern[i])
+      return false;
+  }
+  return true;
+}
+
+// Removes what a previous checkpoint in `dir` left that this one does not overwrite: the index
+// (rewritten last, so an interrupted write leaves none), other shards, and tokenizer files when
+// this checkpoint has no tokenizer. Only these exact names are touched.
+Status RemoveStaleFiles(const std::string& dir, const SyntheticPlan& plan) {
+  std::vector<std::string> stale = {"model.safetensors.index.json"};
+  if (!plan.writes_tokenizer)
+    stale.insert(stale.end(),
+                 {"tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"});
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (IsShardName(name) &&
+        std::find(plan.shard_names.begin(), plan.shard_names.end(), name) == plan.shard_names.end())
+      stale.push_back(name);
+  }
+  if (ec) return NotFound("cannot list {}: {}", dir, ec.message());
+  for (const std::string& name : stale) {
+    std::filesystem::remove(dir + "/" + name, ec);
+    if (ec) return DataLoss("cannot remove stale {}/{}: {}", dir, name, ec.message());
+  }
+  return OkStatus();
+}
+
 std::string IndexJson(const SyntheticPlan& plan) {
   std::map<std::string, std::string> weight_map;  // sorted by name, as Hugging Face writes it
   for (const SyntheticTensor& t : plan.tensors) weight_map[t.name] = plan.shard_names[t.shard];
@@ -180,20 +213,22 @@ Status WriteSyntheticGptOss(const SyntheticOptions& o, SyntheticStats* stats) {
   const double start = Now();
   ATOM_ASSIGN_OR_RETURN(SyntheticPlan plan, PlanSyntheticGptOss(o));
   if (plan.writes_tokenizer && (o.tokenizer_ranks.empty() || !o.write_tokenizer_files))
-    return InvalidArgument("preset '{}' has the real o200k_harmony vocabulary: its tokenizer "
-                           "needs tokenizer_ranks (a o200k_base.tiktoken file) and "
-                           "write_tokenizer_files",
-                           o.preset);
+    return InvalidArgument(
+        "preset '{}' has the real o200k_harmony vocabulary: its tokenizer "
+        "needs tokenizer_ranks (a o200k_base.tiktoken file) and "
+        "write_tokenizer_files",
+        o.preset);
   if (o.out_dir.empty()) return InvalidArgument("out_dir is empty");
   std::error_code ec;
   std::filesystem::create_directories(o.out_dir, ec);
   if (ec) return NotFound("cannot create directory {}: {}", o.out_dir, ec.message());
 
+  ATOM_RETURN_IF_ERROR(RemoveStaleFiles(o.out_dir, plan));
+
   SyntheticStats st;
   const std::string dir = o.out_dir + "/";
   ATOM_RETURN_IF_ERROR(WriteTextFile(dir + "config.json", plan.config_json));
-  ATOM_RETURN_IF_ERROR(WriteTextFile(dir + "generation_config.json",
-                                     plan.generation_config_json));
+  ATOM_RETURN_IF_ERROR(WriteTextFile(dir + "generation_config.json", plan.generation_config_json));
   st.bytes_written += plan.config_json.size() + plan.generation_config_json.size();
   if (plan.writes_tokenizer) {
     const double t0 = Now();

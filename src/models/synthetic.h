@@ -3,13 +3,13 @@
 //
 // A checkpoint directory gets config.json, generation_config.json, model-0000i-of-0000n
 // .safetensors shards (at most `max_shard_bytes` of tensor data each, in the real checkpoint's
-// tensor order), model.safetensors.index.json, and — when the vocabulary is the real o200k_harmony
-// one — tokenizer.json, tokenizer_config.json and special_tokens_map.json.
+// tensor order), model.safetensors.index.json, and — when the vocabulary is the real
+// o200k_harmony one — tokenizer.json, tokenizer_config.json and special_tokens_map.json.
 //
 // Presets:
 //   tiny  the dims of the gpt-oss-tiny fixtures (hidden 96, 4 layers, vocab 1024); no tokenizer.
 //   demo  a small model (hidden 64, 4 layers, 8 experts) with the real 201,088-token vocabulary
-//         and tokenizer: ~55 MB, the bundled default model.
+//         and tokenizer: 52 MB of weights + the 28 MB tokenizer.json, the bundled default.
 //   20b, 120b  exactly the real configs and shapes (13.8 GB, 65.2 GB); `layers` cuts them.
 //
 // Weights are deterministic in the seed (see synthetic_weights.h) and scaled so activations stay
@@ -18,7 +18,9 @@
 // powers of two so the dequantized std is 1/sqrt(fan_in).
 //
 // Files are streamed tensor by tensor in bounded chunks (peak memory tens of MB whatever the
-// preset); shards appear atomically and the index is written last.
+// preset); shards appear atomically and the index is written last. Writing into a folder that
+// holds an earlier synthetic checkpoint replaces it: its index, shards this one does not have
+// and (for tiny) its tokenizer files are removed first.
 #pragma once
 
 #include <cstdint>
@@ -59,9 +61,9 @@ struct SyntheticTensor {
 };
 
 struct SyntheticPlan {
-  std::string config_json;             // config.json text
-  std::string generation_config_json;  // generation_config.json text
-  bool writes_tokenizer = false;       // the vocabulary is the real one
+  std::string config_json;               // config.json text
+  std::string generation_config_json;    // generation_config.json text
+  bool writes_tokenizer = false;         // the vocabulary is the real one
   std::vector<SyntheticTensor> tensors;  // in file order
   std::vector<std::string> shard_names;
   std::vector<uint64_t> shard_bytes;  // tensor data per shard

@@ -1,8 +1,8 @@
 // PlanSyntheticGptOss: the presets' configs and the tensor list (names, shapes, dtypes, init,
 // shard) of a synthetic gpt-oss checkpoint.
-#include <cmath>
-
 #include <fmt/format.h>
+
+#include <cmath>
 #include <nlohmann/json.hpp>
 
 #include "models/synthetic.h"
@@ -25,17 +25,35 @@ struct Dims {
 StatusOr<Dims> PresetDims(const std::string& preset) {
   Dims d;
   if (preset == "tiny") {
-    d = {.vocab = 1024, .hidden = 96, .intermediate = 160, .layers = 4, .heads = 4,
-         .kv_heads = 2, .experts = 8, .window = 8, .eos = 1022, .pad = 1023};
+    d = {.vocab = 1024,
+         .hidden = 96,
+         .intermediate = 160,
+         .layers = 4,
+         .heads = 4,
+         .kv_heads = 2,
+         .experts = 8,
+         .window = 8,
+         .eos = 1022,
+         .pad = 1023};
     d.real_vocab = false;
     d.fixture_style = true;
   } else if (preset == "demo") {
-    d = {.vocab = 201088, .hidden = 64, .intermediate = 64, .layers = 4, .heads = 4,
-         .kv_heads = 2, .experts = 8};
+    d = {.vocab = 201088,
+         .hidden = 64,
+         .intermediate = 64,
+         .layers = 4,
+         .heads = 4,
+         .kv_heads = 2,
+         .experts = 8};
   } else if (preset == "20b" || preset == "120b") {
     const bool big = preset == "120b";
-    d = {.vocab = 201088, .hidden = 2880, .intermediate = 2880, .layers = big ? 36 : 24,
-         .heads = 64, .kv_heads = 8, .experts = big ? 128 : 32};
+    d = {.vocab = 201088,
+         .hidden = 2880,
+         .intermediate = 2880,
+         .layers = big ? 36 : 24,
+         .heads = 64,
+         .kv_heads = 8,
+         .experts = big ? 128 : 32};
     d.max_layers = d.layers;
   } else {
     return InvalidArgument("unknown synthetic preset '{}' (supported: tiny, demo, 20b, 120b)",
@@ -72,19 +90,15 @@ std::string ConfigJson(const Dims& d, bool mxfp4) {
   j["output_router_logits"] = false;
   j["pad_token_id"] = d.pad;
   if (mxfp4) {
-    j["quantization_config"] = {
-        {"modules_to_not_convert",
-         {"model.layers.*.self_attn", "model.layers.*.mlp.router", "model.embed_tokens",
-          "lm_head"}},
-        {"quant_method", "mxfp4"}};
+    j["quantization_config"] = {{"modules_to_not_convert",
+                                 {"model.layers.*.self_attn", "model.layers.*.mlp.router",
+                                  "model.embed_tokens", "lm_head"}},
+                                {"quant_method", "mxfp4"}};
   }
   j["rms_norm_eps"] = 1e-05;
-  j["rope_scaling"] = {{"beta_fast", 32.0},
-                       {"beta_slow", 1.0},
-                       {"factor", 32.0},
-                       {"original_max_position_embeddings", 4096},
-                       {"rope_type", "yarn"},
-                       {"truncate", false}};
+  j["rope_scaling"] = {{"beta_fast", 32.0},   {"beta_slow", 1.0},
+                       {"factor", 32.0},      {"original_max_position_embeddings", 4096},
+                       {"rope_type", "yarn"}, {"truncate", false}};
   j["rope_theta"] = 150000;
   j["router_aux_loss_coef"] = 0.9;
   j["sliding_window"] = d.window;
@@ -194,17 +208,18 @@ StatusOr<SyntheticPlan> PlanSyntheticGptOss(const SyntheticOptions& o) {
   if (o.experts != "mxfp4" && o.experts != "bf16")
     return InvalidArgument("unknown experts format '{}' (supported: mxfp4, bf16)", o.experts);
   const bool mxfp4 = o.experts == "mxfp4";
-  if (o.layers < 0) return InvalidArgument("layers must be >= 0 (0: the preset's), got {}",
-                                           o.layers);
+  if (o.layers < 0)
+    return InvalidArgument("layers must be >= 0 (0: the preset's), got {}", o.layers);
   if (d.max_layers > 0 && o.layers > d.max_layers)
     return InvalidArgument("layers {} exceeds gpt-oss-{}'s {} layers (layers can only be cut)",
                            o.layers, o.preset, d.max_layers);
   if (o.layers > 4096) return InvalidArgument("layers {} is more than 4096", o.layers);
   if (o.layers > 0) d.layers = o.layers;
   if (mxfp4 && (d.hidden % 32 != 0 || d.intermediate % 32 != 0))
-    return InvalidArgument("MXFP4 experts need hidden_size ({}) and intermediate_size ({}) to "
-                           "be multiples of 32",
-                           d.hidden, d.intermediate);
+    return InvalidArgument(
+        "MXFP4 experts need hidden_size ({}) and intermediate_size ({}) to "
+        "be multiples of 32",
+        d.hidden, d.intermediate);
   if (o.max_shard_bytes == 0) return InvalidArgument("max_shard_bytes must be > 0");
 
   SyntheticPlan plan;
@@ -215,8 +230,9 @@ StatusOr<SyntheticPlan> PlanSyntheticGptOss(const SyntheticOptions& o) {
 
   // Greedy packing in file order; a tensor larger than the limit gets a shard of its own.
   for (SyntheticTensor& t : plan.tensors) {
-    if (plan.shard_bytes.empty() || plan.shard_bytes.back() + t.bytes > o.max_shard_bytes)
-      if (plan.shard_bytes.empty() || plan.shard_bytes.back() > 0) plan.shard_bytes.push_back(0);
+    const bool full = !plan.shard_bytes.empty() && plan.shard_bytes.back() > 0 &&
+                      plan.shard_bytes.back() + t.bytes > o.max_shard_bytes;
+    if (plan.shard_bytes.empty() || full) plan.shard_bytes.push_back(0);
     t.shard = int(plan.shard_bytes.size()) - 1;
     plan.shard_bytes.back() += t.bytes;
     plan.total_bytes += t.bytes;

@@ -3,8 +3,8 @@
 #include <cmath>
 #include <cstring>
 
-#include "core/dtype.h"
 #include "core/check.h"
+#include "core/dtype.h"
 
 namespace atom::synthetic {
 namespace {

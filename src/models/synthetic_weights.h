@@ -29,8 +29,8 @@ uint64_t TensorKey(uint64_t seed, std::string_view name);
 // The two scale exponents and the probability of the larger one such that MXFP4 codes drawn
 // uniformly, times 2^exponent, have variance std^2 (E[e2m1 code value^2] = 8.5625).
 struct Mxfp4ScaleMix {
-  int low_exponent = 0;     // scale byte = low_exponent + 127
-  double p_high = 0.0;      // probability of low_exponent + 1
+  int low_exponent = 0;  // scale byte = low_exponent + 127
+  double p_high = 0.0;   // probability of low_exponent + 1
 };
 Mxfp4ScaleMix ScaleMixFor(float std);
 

@@ -5,6 +5,12 @@
 #include "tokenizer/bpe_merge.h"
 
 namespace atom::tokenizer_internal {
+namespace {
+
+// Ids index dense tables; a larger one is a mistake, not a vocabulary.
+constexpr int32_t kMaxSpecialId = 1 << 24;
+
+}  // namespace
 
 StatusOr<std::unique_ptr<Tokenizer>> BpeTokenizer::Create(BpeSpec spec) {
   ATOM_ASSIGN_OR_RETURN(Pretokenizer pretokenizer, Pretokenizer::Create(spec.pattern));
@@ -16,8 +22,10 @@ StatusOr<std::unique_ptr<Tokenizer>> BpeTokenizer::Create(BpeSpec spec) {
   // Special tokens: their own ids, outside the ordinary ones.
   for (const SpecialToken& s : spec.specials) {
     if (s.text.empty()) return InvalidArgument("{}: special token {} is empty", spec.source, s.id);
-    if (s.id < 0)
-      return InvalidArgument("{}: special token {} has id {}", spec.source, s.text, s.id);
+    if (s.id < 0 || s.id >= kMaxSpecialId) {
+      return InvalidArgument("{}: special token {} has id {}, outside [0, {})", spec.source, s.text,
+                             s.id, kMaxSpecialId);
+    }
     if (s.id < t->table_.size() && t->table_.Has(s.id)) {
       return InvalidArgument("{}: special token {} has id {}, which is already the token {:?}",
                              spec.source, s.text, s.id, t->table_.Get(s.id));

@@ -113,168 +113,112 @@ Status ReadModelOptions(const Json& model, const std::string& path, BpeSpec* spe
   return OkStatus();
 }
 
-}  // namespace
+using Spans = std::map<std::string, std::pair<size_t, size_t>, std::less<>>;
 
-Status ParseHfTokenizerJson(std::string_view contents, const std::string& path, BpeSpec* spec) {
-  // Pass 1: the top level and "model", remembering where each member's value is.
-  JsonReader top(contents);
-  std::map<std::string, std::pair<size_t, size_t>, std::less<>> members, model_members;
-  const auto read_object =
-      [&](JsonReader& r, std::string_view name,
-          std::map<std::string, std::pair<size_t, size_t>, std::less<>>* out) -> Status {
-    std::string key;
-    Status s = r.BeginObject();
-    for (size_t i = 0; s.ok(); ++i) {
-      StatusOr<bool> more = r.NextKey(i, &key);
-      if (!more.ok()) return more.status();
-      if (!*more) break;
-      StatusOr<std::pair<size_t, size_t>> span = r.SkipValue();
-      if (!span.ok()) return span.status();
-      if (!out->emplace(key, *span).second) return r.Error(fmt::format("duplicate key {:?}", key));
+// Reads an object's members as raw spans (values are only bracket-matched, not checked);
+// `whole`: the object must be the entire text.
+Status ReadMemberSpans(JsonReader& r, bool whole, Spans* out) {
+  ATOM_RETURN_IF_ERROR(r.BeginObject());
+  std::string key;
+  for (size_t i = 0;; ++i) {
+    ATOM_ASSIGN_OR_RETURN(const bool more, r.NextKey(i, &key));
+    if (!more) break;
+    ATOM_ASSIGN_OR_RETURN(const auto span, r.SkipValue());
+    if (!out->emplace(key, span).second) return r.Error(fmt::format("duplicate key {:?}", key));
+  }
+  if (whole && !r.AtEnd()) return r.Error("text after the top-level object");
+  return OkStatus();
+}
+
+// model.vocab: {"<byte-level string>": id, ...}. Errors are "line N: ..." or name the entry.
+Status ReadVocab(JsonReader& r, BpeSpec* spec) {
+  ATOM_RETURN_IF_ERROR(r.BeginObject());
+  std::string key, bytes;
+  std::vector<uint8_t> seen;
+  spec->table.Reserve(1 << 18, 2 << 20);
+  for (size_t i = 0;; ++i) {
+    ATOM_ASSIGN_OR_RETURN(const bool more, r.NextKey(i, &key));
+    if (!more) break;
+    int64_t id;
+    ATOM_RETURN_IF_ERROR(r.ReadInt(&id));
+    if (id < 0 || id >= kMaxId)
+      return r.Error(fmt::format("{:?} has id {}, out of range", key, id));
+    if (!ByteLevelDecode(key, &bytes) || bytes.empty()) {
+      return r.Error(fmt::format("{:?} is not a byte-level (GPT-2 bytes_to_unicode) string", key));
     }
-    if (s.ok() && name.empty() && !r.AtEnd()) s = r.Error("text after the top-level object");
-    return s;
-  };
-  const auto context = [&](std::string_view field) {
-    return fmt::format("{}: {}", path, field.empty() ? "not valid JSON" : field);
-  };
-  ATOM_RETURN_IF_ERROR(read_object(top, "", &members).WithContext(context("")));
-  const auto parse_small = [&](std::string_view key, Json* out) -> Status {
-    const auto it = members.find(key);
-    if (it == members.end()) {
-      *out = nullptr;
-      return OkStatus();
+    if (static_cast<size_t>(id) >= seen.size()) seen.resize(id + 1, 0);
+    if (seen[id]) return r.Error(fmt::format("id {} appears twice", id));
+    seen[id] = 1;
+    spec->table.Set(static_cast<int32_t>(id), bytes);
+    spec->ordinary.push_back(static_cast<int32_t>(id));
+  }
+  return OkStatus();
+}
+
+// One merge rule: ["a", "b"] or (older files) "a b".
+Status ReadMergePair(JsonReader& r, std::string* a, std::string* b) {
+  if (r.Peek() != '[') {
+    ATOM_RETURN_IF_ERROR(r.ReadString(a));
+    const size_t space = a->find(' ');
+    if (space == std::string::npos || a->find(' ', space + 1) != std::string::npos) {
+      return r.Error(fmt::format("{:?} is not \"left right\"", *a));
     }
-    *out = Json::parse(contents.substr(it->second.first, it->second.second - it->second.first),
-                       nullptr, /*allow_exceptions=*/false);
-    if (out->is_discarded()) return Field(path, key, "not valid JSON");
+    *b = a->substr(space + 1);
+    a->resize(space);
     return OkStatus();
-  };
-
-  Json j;
-  for (const char* key : {"normalizer", "truncation", "padding"}) {
-    ATOM_RETURN_IF_ERROR(parse_small(key, &j));
-    if (!j.is_null())
-      return Field(path, key, fmt::format("only null is supported (got {})", Shorten(j)));
   }
-  for (const char* key : {"post_processor", "decoder"}) {
-    // ByteLevel here only affects offsets and the text view of byte-level strings.
-    ATOM_RETURN_IF_ERROR(parse_small(key, &j));
-    if (!j.is_null() && !(j.is_object() && j.value("type", "") == "ByteLevel")) {
-      return Field(path, key,
-                   fmt::format("only null or ByteLevel is supported (got {})", Shorten(j)));
+  ATOM_RETURN_IF_ERROR(r.BeginArray());
+  for (size_t k = 0; k < 3; ++k) {
+    ATOM_ASSIGN_OR_RETURN(const bool more, r.NextElement(k));
+    if (more != (k < 2)) return r.Error("expected a pair of strings");
+    if (more) ATOM_RETURN_IF_ERROR(r.ReadString(k == 0 ? a : b));
+  }
+  return OkStatus();
+}
+
+// model.merges, in rank order. REQUIRES: the vocabulary is read.
+Status ReadMerges(JsonReader& r, const std::string& path, BpeSpec* spec) {
+  BytesToIdMap ids;
+  const int32_t duplicate = ids.Build(spec->table, spec->ordinary);
+  if (duplicate != BytesToIdMap::kNone) {
+    return Field(path, "model.vocab",
+                 fmt::format("token {} has the same bytes as token {}", duplicate,
+                             ids.Find(spec->table.Get(duplicate))));
+  }
+  ATOM_RETURN_IF_ERROR(r.BeginArray().WithContext(fmt::format("{}: model.merges", path)));
+  std::string a, b, a_bytes, b_bytes;
+  for (size_t i = 0;; ++i) {
+    const auto field = [i] { return fmt::format("model.merges[{}]", i); };  // errors only
+    StatusOr<bool> more = r.NextElement(i);
+    if (!more.ok()) return Field(path, field(), more.status().message());
+    if (!*more) break;
+    if (Status s = ReadMergePair(r, &a, &b); !s.ok()) return Field(path, field(), s.message());
+    if (!ByteLevelDecode(a, &a_bytes) || !ByteLevelDecode(b, &b_bytes)) {
+      return Field(path, field(), "not byte-level strings");
     }
-  }
-  ATOM_RETURN_IF_ERROR(parse_small("pre_tokenizer", &j));
-  ATOM_RETURN_IF_ERROR(ReadPreTokenizer(j, path, &spec->pattern));
-
-  const auto model_it = members.find("model");
-  if (model_it == members.end()) return Field(path, "model", "missing");
-  JsonReader model_reader(contents, model_it->second.first, model_it->second.second);
-  ATOM_RETURN_IF_ERROR(
-      read_object(model_reader, "model", &model_members).WithContext(context("model")));
-  Json options = Json::object();
-  for (const auto& [key, span] : model_members) {
-    if (key == "vocab" || key == "merges") continue;
-    options[key] =
-        Json::parse(contents.substr(span.first, span.second - span.first), nullptr, false);
-    if (options[key].is_discarded()) return Field(path, "model." + key, "not valid JSON");
-  }
-  ATOM_RETURN_IF_ERROR(ReadModelOptions(options, path, spec));
-
-  // model.vocab: byte-level string -> id.
-  const auto vocab_it = model_members.find("vocab");
-  if (vocab_it == model_members.end()) return Field(path, "model.vocab", "missing");
-  {
-    JsonReader r(contents, vocab_it->second.first, vocab_it->second.second);
-    Status s = r.BeginObject();
-    std::string key, bytes;
-    std::vector<uint8_t> seen;
-    spec->table.Reserve(1 << 18, 2 << 20);
-    for (size_t i = 0; s.ok(); ++i) {
-      StatusOr<bool> more = r.NextKey(i, &key);
-      if (!more.ok()) return more.status().WithContext(context("model.vocab"));
-      if (!*more) break;
-      int64_t id;
-      if (Status st = r.ReadInt(&id); !st.ok()) return st.WithContext(context("model.vocab"));
-      if (id < 0 || id >= kMaxId) {
-        return Field(path, "model.vocab", fmt::format("{:?} has id {}, out of range", key, id));
-      }
-      if (!ByteLevelDecode(key, &bytes) || bytes.empty()) {
-        return Field(path, "model.vocab",
-                     fmt::format("{:?} is not a byte-level (GPT-2 bytes_to_unicode) string", key));
-      }
-      if (static_cast<size_t>(id) >= seen.size()) seen.resize(id + 1, 0);
-      if (seen[id]) return Field(path, "model.vocab", fmt::format("id {} appears twice", id));
-      seen[id] = 1;
-      spec->table.Set(static_cast<int32_t>(id), bytes);
-      spec->ordinary.push_back(static_cast<int32_t>(id));
+    BpeMerge merge{ids.Find(a_bytes), ids.Find(b_bytes), -1};
+    if (merge.left < 0 || merge.right < 0) {
+      return Field(path, field(), fmt::format("{:?} or {:?} is not in model.vocab", a, b));
     }
-    ATOM_RETURN_IF_ERROR(s.WithContext(context("model.vocab")));
-  }
-
-  // model.merges: [["a", "b"], ...] (or "a b" in older files); index = rank.
-  const auto merges_it = model_members.find("merges");
-  if (merges_it == model_members.end()) return Field(path, "model.merges", "missing");
-  {
-    BytesToIdMap ids;
-    const int32_t duplicate = ids.Build(spec->table, spec->ordinary);
-    if (duplicate != BytesToIdMap::kNone) {
-      return Field(path, "model.vocab",
-                   fmt::format("token {} has the same bytes as token {}", duplicate,
-                               ids.Find(spec->table.Get(duplicate))));
+    a_bytes += b_bytes;
+    merge.result = ids.Find(a_bytes);
+    if (merge.result < 0) {
+      return Field(path, field(), fmt::format("{:?} + {:?} is not in model.vocab", a, b));
     }
-    JsonReader r(contents, merges_it->second.first, merges_it->second.second);
-    ATOM_RETURN_IF_ERROR(r.BeginArray().WithContext(context("model.merges")));
-    std::string a, b, a_bytes, b_bytes;
-    for (size_t i = 0;; ++i) {
-      const auto field = [i] { return fmt::format("model.merges[{}]", i); };  // for errors only
-      StatusOr<bool> more = r.NextElement(i);
-      if (!more.ok()) return more.status().WithContext(context(field()));
-      if (!*more) break;
-      if (r.Peek() == '[') {
-        if (Status st = r.BeginArray(); !st.ok()) return st.WithContext(context(field()));
-        for (size_t k = 0; k < 2; ++k) {
-          StatusOr<bool> has = r.NextElement(k);
-          if (!has.ok() || !*has) return Field(path, field(), "expected a pair of strings");
-          if (Status st = r.ReadString(k == 0 ? &a : &b); !st.ok()) {
-            return st.WithContext(context(field()));
-          }
-        }
-        StatusOr<bool> extra = r.NextElement(2);
-        if (!extra.ok() || *extra) return Field(path, field(), "expected a pair of strings");
-      } else {
-        if (Status st = r.ReadString(&a); !st.ok()) return st.WithContext(context(field()));
-        const size_t space = a.find(' ');
-        if (space == std::string::npos || a.find(' ', space + 1) != std::string::npos) {
-          return Field(path, field(), fmt::format("{:?} is not \"left right\"", a));
-        }
-        b = a.substr(space + 1);
-        a.resize(space);
-      }
-      if (!ByteLevelDecode(a, &a_bytes) || !ByteLevelDecode(b, &b_bytes)) {
-        return Field(path, field(), "not byte-level strings");
-      }
-      BpeMerge merge{ids.Find(a_bytes), ids.Find(b_bytes), -1};
-      if (merge.left < 0 || merge.right < 0) {
-        return Field(path, field(), fmt::format("{:?} or {:?} is not in model.vocab", a, b));
-      }
-      a_bytes += b_bytes;
-      merge.result = ids.Find(a_bytes);
-      if (merge.result < 0) {
-        return Field(path, field(), fmt::format("{:?} + {:?} is not in model.vocab", a, b));
-      }
-      spec->merges.push_back(merge);
-    }
-    spec->use_merges = true;
+    spec->merges.push_back(merge);
   }
+  spec->use_merges = true;
+  return OkStatus();
+}
 
-  // added_tokens: the special tokens.
-  ATOM_RETURN_IF_ERROR(parse_small("added_tokens", &j));
-  if (!j.is_null() && !j.is_array()) return Field(path, "added_tokens", "expected an array");
+// added_tokens: the special tokens. One that model.vocab also lists (same id, same text) stops
+// being an ordinary token.
+Status ReadAddedTokens(const Json& tokens, const std::string& path, BpeSpec* spec) {
+  if (tokens.is_null()) return OkStatus();
+  if (!tokens.is_array()) return Field(path, "added_tokens", "expected an array");
   std::vector<bool> drop_ordinary;
-  for (size_t i = 0; j.is_array() && i < j.size(); ++i) {
-    const Json& t = j[i];
+  for (size_t i = 0; i < tokens.size(); ++i) {
+    const Json& t = tokens[i];
     const std::string field = fmt::format("added_tokens[{}]", i);
     if (!t.is_object() || !t.contains("id") || !t["id"].is_number_integer() ||
         !t.contains("content") || !t["content"].is_string()) {
@@ -282,8 +226,9 @@ Status ParseHfTokenizerJson(std::string_view contents, const std::string& path, 
     }
     const int64_t id = t["id"].get<int64_t>();
     const std::string content = t["content"].get<std::string>();
-    if (id < 0 || id >= kMaxId)
+    if (id < 0 || id >= kMaxId) {
       return Field(path, field + ".id", fmt::format("{} is out of range", id));
+    }
     if (t.value("special", false) != true) {
       return Field(path, field + ".special",
                    fmt::format("{:?}: only special added tokens are supported", content));
@@ -294,33 +239,101 @@ Status ParseHfTokenizerJson(std::string_view contents, const std::string& path, 
                      fmt::format("{:?}: only false is supported", content));
       }
     }
-    // A special token may also be listed in the vocabulary under its id; it is then only special.
-    if (id < spec->table.size() && spec->table.Has(static_cast<int32_t>(id))) {
-      if (spec->table.Get(static_cast<int32_t>(id)) != content) {
+    const auto id32 = static_cast<int32_t>(id);
+    if (id32 < spec->table.size() && spec->table.Has(id32)) {
+      if (spec->table.Get(id32) != content) {
         return Field(path, field,
                      fmt::format("{:?} has id {}, which model.vocab gives to {:?}", content, id,
-                                 spec->table.Get(static_cast<int32_t>(id))));
+                                 spec->table.Get(id32)));
       }
       drop_ordinary.resize(spec->table.size(), false);
-      drop_ordinary[id] = true;
-      spec->table.Set(static_cast<int32_t>(id), "");
+      drop_ordinary[id32] = true;
+      spec->table.Set(id32, "");
     }
-    spec->specials.push_back({content, static_cast<int32_t>(id)});
+    spec->specials.push_back({content, id32});
   }
-  if (!drop_ordinary.empty()) {
-    // Ordinary encoding must never produce a special id.
-    for (size_t i = 0; i < spec->merges.size(); ++i) {
-      const BpeMerge& m = spec->merges[i];
-      for (int32_t id : {m.left, m.right, m.result}) {
-        if (id < static_cast<int32_t>(drop_ordinary.size()) && drop_ordinary[id]) {
-          return Field(path, fmt::format("model.merges[{}]", i),
-                       fmt::format("uses the special token {}", id));
-        }
+  if (drop_ordinary.empty()) return OkStatus();
+  // Ordinary encoding must never produce a special id.
+  for (size_t i = 0; i < spec->merges.size(); ++i) {
+    const BpeMerge& m = spec->merges[i];
+    for (int32_t id : {m.left, m.right, m.result}) {
+      if (id < static_cast<int32_t>(drop_ordinary.size()) && drop_ordinary[id]) {
+        return Field(path, fmt::format("model.merges[{}]", i),
+                     fmt::format("uses the special token {}", id));
       }
     }
-    std::erase_if(spec->ordinary, [&](int32_t id) { return drop_ordinary[id]; });
   }
+  std::erase_if(spec->ordinary, [&](int32_t id) { return drop_ordinary[id]; });
   return OkStatus();
+}
+
+}  // namespace
+
+Status ParseHfTokenizerJson(std::string_view contents, const std::string& path, BpeSpec* spec) {
+  // The top level and "model" as raw spans; the two big arrays are then read by JsonReader, the
+  // small members by nlohmann.
+  Spans members, model_members;
+  JsonReader top(contents);
+  if (Status s = ReadMemberSpans(top, /*whole=*/true, &members); !s.ok()) {
+    return Field(path, "not valid JSON", s.message());
+  }
+  const auto parse_member = [&](const Spans& spans, const std::string& prefix, std::string_view key,
+                                Json* out) -> Status {
+    const auto it = spans.find(key);
+    *out = nullptr;
+    if (it == spans.end()) return OkStatus();
+    *out = Json::parse(contents.substr(it->second.first, it->second.second - it->second.first),
+                       nullptr, /*allow_exceptions=*/false);
+    if (out->is_discarded()) return Field(path, prefix + std::string(key), "not valid JSON");
+    return OkStatus();
+  };
+
+  Json j;
+  for (const auto& [key, span] : members) {
+    if (key != "model") ATOM_RETURN_IF_ERROR(parse_member(members, "", key, &j));
+  }
+  for (const char* key : {"normalizer", "truncation", "padding"}) {
+    ATOM_RETURN_IF_ERROR(parse_member(members, "", key, &j));
+    if (!j.is_null()) {
+      return Field(path, key, fmt::format("only null is supported (got {})", Shorten(j)));
+    }
+  }
+  for (const char* key : {"post_processor", "decoder"}) {
+    // ByteLevel here only affects offsets and the text view of byte-level strings.
+    ATOM_RETURN_IF_ERROR(parse_member(members, "", key, &j));
+    if (!j.is_null() && !(j.is_object() && j.value("type", "") == "ByteLevel")) {
+      return Field(path, key,
+                   fmt::format("only null or ByteLevel is supported (got {})", Shorten(j)));
+    }
+  }
+  ATOM_RETURN_IF_ERROR(parse_member(members, "", "pre_tokenizer", &j));
+  ATOM_RETURN_IF_ERROR(ReadPreTokenizer(j, path, &spec->pattern));
+
+  const auto model = members.find("model");
+  if (model == members.end()) return Field(path, "model", "missing");
+  JsonReader model_reader(contents, model->second.first, model->second.second);
+  if (Status s = ReadMemberSpans(model_reader, /*whole=*/false, &model_members); !s.ok()) {
+    return Field(path, "model", s.message());
+  }
+  Json options = Json::object();
+  for (const auto& [key, span] : model_members) {
+    if (key == "vocab" || key == "merges") continue;
+    ATOM_RETURN_IF_ERROR(parse_member(model_members, "model.", key, &options[key]));
+  }
+  ATOM_RETURN_IF_ERROR(ReadModelOptions(options, path, spec));
+
+  for (const char* key : {"vocab", "merges"}) {
+    const auto it = model_members.find(key);
+    if (it == model_members.end()) return Field(path, std::string("model.") + key, "missing");
+    JsonReader r(contents, it->second.first, it->second.second);
+    if (key == std::string_view("vocab")) {
+      if (Status s = ReadVocab(r, spec); !s.ok()) return Field(path, "model.vocab", s.message());
+    } else {
+      ATOM_RETURN_IF_ERROR(ReadMerges(r, path, spec));
+    }
+  }
+  ATOM_RETURN_IF_ERROR(parse_member(members, "", "added_tokens", &j));
+  return ReadAddedTokens(j, path, spec);
 }
 
 }  // namespace atom::tokenizer_internal

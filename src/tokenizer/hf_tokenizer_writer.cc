@@ -1,12 +1,12 @@
 #include "tokenizer/hf_tokenizer_writer.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <array>
 #include <filesystem>
 #include <fstream>
 #include <set>
-
-#include <fmt/format.h>
 
 #include "tokenizer/bpe_tokenizer.h"
 #include "tokenizer/o200k.h"
@@ -19,6 +19,42 @@ namespace {
 
 using tokenizer_internal::BytesToIdMap;
 using tokenizer_internal::TokenTable;
+
+// Indexes the non-empty tokens of `ranks`; returns the first id that repeats an earlier token's
+// bytes, or kNone.
+int32_t IndexTokens(const std::vector<std::string>& ranks, TokenTable* table, BytesToIdMap* map) {
+  std::vector<int32_t> ids;
+  ids.reserve(ranks.size());
+  table->Reserve(ranks.size(), ranks.size() * 8);
+  for (size_t id = 0; id < ranks.size(); ++id) {
+    if (ranks[id].empty()) continue;
+    table->Set(int32_t(id), ranks[id]);
+    ids.push_back(int32_t(id));
+  }
+  return map->Build(*table, ids);
+}
+
+// Every split of every token into two tokens, tokens in rank order (so the merges come out
+// ordered by the merged token's rank) and, within a token, by (left rank, right rank).
+std::vector<std::pair<int32_t, int32_t>> DeriveMerges(const std::vector<std::string>& ranks,
+                                                      const BytesToIdMap& map) {
+  std::vector<std::pair<int32_t, int32_t>> merges;
+  merges.reserve(ranks.size() * 5 / 2);
+  std::vector<std::pair<int32_t, int32_t>> local;
+  for (const std::string& token : ranks) {
+    const std::string_view t = token;
+    local.clear();
+    for (size_t i = 1; i < t.size(); ++i) {
+      const int32_t left = map.Find(t.substr(0, i));
+      if (left == BytesToIdMap::kNone) continue;
+      const int32_t right = map.Find(t.substr(i));
+      if (right != BytesToIdMap::kNone) local.emplace_back(left, right);
+    }
+    std::sort(local.begin(), local.end());
+    merges.insert(merges.end(), local.begin(), local.end());
+  }
+  return merges;
+}
 
 // GPT-2's bytes_to_unicode(): printable Latin-1 bytes map to themselves, the other 68 bytes to
 // U+0100.. in byte order. Each entry is the code point's UTF-8.
@@ -50,13 +86,27 @@ void AppendJsonString(std::string_view s, std::string* out) {
   out->push_back('"');
   for (char c : s) {
     switch (c) {
-      case '"': out->append("\\\""); break;
-      case '\\': out->append("\\\\"); break;
-      case '\n': out->append("\\n"); break;
-      case '\r': out->append("\\r"); break;
-      case '\t': out->append("\\t"); break;
-      case '\b': out->append("\\b"); break;
-      case '\f': out->append("\\f"); break;
+      case '"':
+        out->append("\\\"");
+        break;
+      case '\\':
+        out->append("\\\\");
+        break;
+      case '\n':
+        out->append("\\n");
+        break;
+      case '\r':
+        out->append("\\r");
+        break;
+      case '\t':
+        out->append("\\t");
+        break;
+      case '\b':
+        out->append("\\b");
+        break;
+      case '\f':
+        out->append("\\f");
+        break;
       default:
         if (static_cast<unsigned char>(c) < 0x20) {
           out->append(fmt::format("\\u{:04x}", static_cast<unsigned char>(c)));
@@ -79,9 +129,10 @@ Status CheckSpec(const HfTokenizerJsonSpec& spec) {
   std::set<int32_t> ids;
   for (const SpecialToken& s : spec.specials) {
     if (s.id >= 0 && size_t(s.id) < spec.ranks.size())
-      return InvalidArgument("tokenizer.json: special token {:?} has id {}, which is an ordinary "
-                             "token's (ordinary ids are 0..{})",
-                             s.text, s.id, spec.ranks.size() - 1);
+      return InvalidArgument(
+          "tokenizer.json: special token {:?} has id {}, which is an ordinary "
+          "token's (ordinary ids are 0..{})",
+          s.text, s.id, spec.ranks.size() - 1);
     if (s.id < 0) return InvalidArgument("special token {:?} has a negative id", s.text);
     if (!ids.insert(s.id).second)
       return InvalidArgument("tokenizer.json: special token id {} is used twice", s.id);
@@ -153,11 +204,11 @@ std::string O200kHarmonyTokenizerConfig() {
     if (s.id > 200018) break;
     if (!first) out.append(",\n");
     first = false;
-    out.append(fmt::format(
-        "    \"{}\": {{\n      \"content\": {},\n      \"lstrip\": false,\n"
-        "      \"normalized\": false,\n      \"rstrip\": false,\n"
-        "      \"single_word\": false,\n      \"special\": true\n    }}",
-        s.id, JsonString(s.text)));
+    out.append(
+        fmt::format("    \"{}\": {{\n      \"content\": {},\n      \"lstrip\": false,\n"
+                    "      \"normalized\": false,\n      \"rstrip\": false,\n"
+                    "      \"single_word\": false,\n      \"special\": true\n    }}",
+                    s.id, JsonString(s.text)));
   }
   out.append(
       "\n  },\n"
@@ -195,54 +246,23 @@ std::string ByteLevelEncode(std::string_view bytes) {
 
 std::vector<std::pair<int32_t, int32_t>> DeriveBpeMerges(const std::vector<std::string>& ranks) {
   TokenTable table;
-  std::vector<int32_t> ids;
-  ids.reserve(ranks.size());
-  for (size_t id = 0; id < ranks.size(); ++id) {
-    if (ranks[id].empty()) continue;
-    table.Set(int32_t(id), ranks[id]);
-    ids.push_back(int32_t(id));
-  }
   BytesToIdMap map;
-  map.Build(table, ids);
-
-  std::vector<std::pair<int32_t, int32_t>> merges;
-  merges.reserve(ranks.size() * 5 / 2);
-  std::vector<std::pair<int32_t, int32_t>> local;
-  // Tokens in rank order, so the merges come out ordered by the merged token's rank; within a
-  // token, by (left rank, right rank).
-  for (const std::string& token : ranks) {
-    const std::string_view t = token;
-    local.clear();
-    for (size_t i = 1; i < t.size(); ++i) {
-      const int32_t left = map.Find(t.substr(0, i));
-      if (left == BytesToIdMap::kNone) continue;
-      const int32_t right = map.Find(t.substr(i));
-      if (right != BytesToIdMap::kNone) local.emplace_back(left, right);
-    }
-    std::sort(local.begin(), local.end());
-    merges.insert(merges.end(), local.begin(), local.end());
-  }
-  return merges;
+  IndexTokens(ranks, &table, &map);
+  return DeriveMerges(ranks, map);
 }
 
 StatusOr<std::string> MakeHfTokenizerJson(const HfTokenizerJsonSpec& spec) {
   ATOM_RETURN_IF_ERROR(CheckSpec(spec));
-  {
-    TokenTable table;
-    std::vector<int32_t> ids;
-    for (size_t id = 0; id < spec.ranks.size(); ++id) {
-      if (spec.ranks[id].empty())
-        return InvalidArgument("tokenizer.json: ordinary token {} has no bytes", id);
-      table.Set(int32_t(id), spec.ranks[id]);
-      ids.push_back(int32_t(id));
-    }
-    BytesToIdMap map;
-    const int32_t dup = map.Build(table, ids);
-    if (dup != BytesToIdMap::kNone)
-      return InvalidArgument("tokenizer.json: ordinary token {} repeats the bytes of an earlier "
-                             "token",
-                             dup);
+  for (size_t id = 0; id < spec.ranks.size(); ++id) {
+    if (spec.ranks[id].empty())
+      return InvalidArgument("tokenizer.json: ordinary token {} has no bytes", id);
   }
+  TokenTable table;
+  BytesToIdMap map;
+  const int32_t dup = IndexTokens(spec.ranks, &table, &map);
+  if (dup != BytesToIdMap::kNone)
+    return InvalidArgument(
+        "tokenizer.json: ordinary token {} repeats the bytes of an earlier token", dup);
   std::vector<std::string> vocab;  // byte-level spellings, by id
   vocab.reserve(spec.ranks.size());
   size_t bytes = 0;
@@ -250,7 +270,7 @@ StatusOr<std::string> MakeHfTokenizerJson(const HfTokenizerJsonSpec& spec) {
     vocab.push_back(ByteLevelEncode(r));
     bytes += vocab.back().size();
   }
-  const std::vector<std::pair<int32_t, int32_t>> merges = DeriveBpeMerges(spec.ranks);
+  const std::vector<std::pair<int32_t, int32_t>> merges = DeriveMerges(spec.ranks, map);
 
   std::vector<SpecialToken> specials = spec.specials;
   std::sort(specials.begin(), specials.end(),

@@ -97,7 +97,7 @@ bool Pretokenizer::NextMatch(std::string_view text, size_t pos, size_t* begin, s
   const PCRE2_SIZE* ovector = pcre2_get_ovector_pointer(state.data);
   if (rc < 0 || ovector[0] < pos || ovector[1] <= ovector[0] || ovector[1] > text.size()) {
     // A resource limit (or a match that would not advance): keep going one character at a
-    // time so no input is lost: keep going one character at a time so no input is lost.
+    // time so that no input is lost.
     const Utf8Step step = NextUtf8(text, pos);
     *begin = pos;
     *end = pos + (step.kind == Utf8Kind::kValid ? step.length : 1);

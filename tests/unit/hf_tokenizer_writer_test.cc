@@ -62,12 +62,11 @@ TEST(HfTokenizerWriter, ByteIdenticalToTheReferenceFile) {
   const std::string reference = ReadAll(testing::O200kHfJsonPath());
   ASSERT_FALSE(reference.empty());
   EXPECT_EQ(written.size(), reference.size());
-  EXPECT_TRUE(written == reference) << "first difference at byte "
-                                    << std::distance(written.begin(),
-                                                     std::mismatch(written.begin(), written.end(),
-                                                                   reference.begin(),
-                                                                   reference.end())
-                                                         .first);
+  EXPECT_TRUE(written == reference)
+      << "first difference at byte "
+      << std::distance(written.begin(), std::mismatch(written.begin(), written.end(),
+                                                      reference.begin(), reference.end())
+                                            .first);
 }
 
 TEST(HfTokenizerWriter, SameVocabMergesAndPipelineAsTheReference) {
@@ -90,8 +89,7 @@ TEST(HfTokenizerWriter, SameVocabMergesAndPipelineAsTheReference) {
 
 TEST(HfTokenizerWriter, ConfigFilesEqualTheRealRepositorys) {
   for (const char* name : {"tokenizer_config.json", "special_tokens_map.json"}) {
-    EXPECT_EQ(ReadAll(WrittenDir() + "/" + name),
-              ReadAll(testing::DataDir() + "/configs/" + name))
+    EXPECT_EQ(ReadAll(WrittenDir() + "/" + name), ReadAll(testing::DataDir() + "/configs/" + name))
         << name;
   }
 }
@@ -116,10 +114,30 @@ TEST(HfTokenizerWriter, TestVectorsGiveTheSameIdsAsBothLoaders) {
 
 // Random strings: ASCII-heavy text, arbitrary bytes, and code points from several scripts.
 std::string RandomString(std::mt19937& rng) {
-  static const std::vector<std::string> kUnits = {
-      "a", "Z", "7", " ", "  ", "\n", "\t", "'s", "'LL", "!", "...", "\xc3\xa9",
-      "\xe4\xb8\xad", "\xed\x95\x9c", "\xd0\x96", "\xd8\xb9", "\xf0\x9f\x98\x80",
-      "\xe2\x80\x8d", "\xcc\x81", "\xc2\xa0", "<|start|>", "hello", " world", "123456"};
+  static const std::vector<std::string> kUnits = {"a",
+                                                  "Z",
+                                                  "7",
+                                                  " ",
+                                                  "  ",
+                                                  "\n",
+                                                  "\t",
+                                                  "'s",
+                                                  "'LL",
+                                                  "!",
+                                                  "...",
+                                                  "\xc3\xa9",
+                                                  "\xe4\xb8\xad",
+                                                  "\xed\x95\x9c",
+                                                  "\xd0\x96",
+                                                  "\xd8\xb9",
+                                                  "\xf0\x9f\x98\x80",
+                                                  "\xe2\x80\x8d",
+                                                  "\xcc\x81",
+                                                  "\xc2\xa0",
+                                                  "<|start|>",
+                                                  "hello",
+                                                  " world",
+                                                  "123456"};
   std::string s;
   const int n = int(rng() % 30);
   for (int i = 0; i < n; ++i) {

@@ -114,10 +114,9 @@ std::vector<std::string> FilesOf(const std::string& dir) {
 TEST(Synthetic, TinyLoadsAndGeneratesFiniteLogits) {
   TempDir dir;
   Write(Options("tiny", dir.path()));
-  EXPECT_EQ(FilesOf(dir.path()),
-            (std::vector<std::string>{"config.json", "generation_config.json",
-                                      "model-00001-of-00001.safetensors",
-                                      "model.safetensors.index.json"}));
+  EXPECT_EQ(FilesOf(dir.path()), (std::vector<std::string>{"config.json", "generation_config.json",
+                                                           "model-00001-of-00001.safetensors",
+                                                           "model.safetensors.index.json"}));
   RunGreedy(dir.path(), {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12});
 }
 
@@ -166,6 +165,22 @@ TEST(Synthetic, WrittenTensorsAreThePlansAndTheIndexMapsThem) {
   }
 }
 
+TEST(Synthetic, RewritingAFolderReplacesTheEarlierCheckpoint) {
+  TempDir dir;
+  SyntheticOptions o = Options("tiny", dir.path());
+  o.max_shard_bytes = 300 << 10;
+  Write(o);
+  std::ofstream(dir / "tokenizer.json") << "{}";  // as if an earlier demo had been written here
+  std::ofstream(dir / "notes.txt") << "kept";
+  o.max_shard_bytes = uint64_t(4) << 30;
+  Write(o);
+  EXPECT_EQ(FilesOf(dir.path()),
+            (std::vector<std::string>{"config.json", "generation_config.json",
+                                      "model-00001-of-00001.safetensors",
+                                      "model.safetensors.index.json", "notes.txt"}));
+  EXPECT_TRUE(LoadModel(dir.path()).ok());
+}
+
 TEST(Synthetic, SameSeedSameBytesOtherSeedDiffers) {
   TempDir a, b, c;
   SyntheticOptions o = Options("tiny", a.path());
@@ -192,8 +207,8 @@ TEST(Synthetic, Bf16ExpertsLoadAndRun) {
   EXPECT_FALSE(config.contains("quantization_config"));
   auto ckpt = Checkpoint::Open(dir.path());
   ASSERT_TRUE(ckpt.ok());
-  EXPECT_TRUE(ckpt->Get("model.layers.0.mlp.experts.gate_up_proj", DType::kBF16, {8, 96, 320})
-                  .ok());
+  EXPECT_TRUE(
+      ckpt->Get("model.layers.0.mlp.experts.gate_up_proj", DType::kBF16, {8, 96, 320}).ok());
   EXPECT_TRUE(ckpt->Get("model.layers.0.mlp.experts.down_proj", DType::kBF16, {8, 160, 96}).ok());
   EXPECT_FALSE(ckpt->Contains("model.layers.0.mlp.experts.gate_up_proj_blocks"));
   RunGreedy(dir.path(), {5, 6, 7});
@@ -218,6 +233,16 @@ TEST(Synthetic, LayersCutKeepsTheFirstLayersBytes) {
     EXPECT_EQ(std::memcmp(x.data(), y.data(), x.nbytes()), 0) << name;
   }
   RunGreedy(cut.path(), {9, 8, 7});
+}
+
+TEST(Synthetic, DeepModelsStayFinite) {
+  // 36 layers, as gpt-oss-120b: the residual stream grows by O(1) per layer and the logits
+  // (after the final norm) keep a standard deviation near 1.
+  TempDir dir;
+  SyntheticOptions o = Options("tiny", dir.path());
+  o.layers = 36;
+  Write(o);
+  RunGreedy(dir.path(), {1, 2, 3, 4, 5, 6, 7, 8, 9, 10});
 }
 
 TEST(Synthetic, DemoLoadsWithItsTokenizerAndRuns) {
@@ -278,8 +303,10 @@ TEST(Synthetic, Plan20bLayersCutChangesOnlyTheLayerFields) {
   EXPECT_EQ(json::parse(plan.config_json), want);
   const json inventory = ReadJson(testing::DataDir() + "/configs/gpt-oss-20b.tensors.json");
   size_t expected = 0;
-  for (const auto& [name, t] : inventory["tensors"].items())
-    expected += name.find("layers.") == std::string::npos || name.find("layers.0.") != std::string::npos;
+  for (const auto& [name, t] : inventory["tensors"].items()) {
+    const bool global = name.find("layers.") == std::string::npos;
+    expected += global || name.find("layers.0.") != std::string::npos;
+  }
   EXPECT_EQ(plan.tensors.size(), expected);
   for (const SyntheticTensor& t : plan.tensors) {
     ASSERT_TRUE(inventory["tensors"].contains(t.name)) << t.name;
@@ -300,9 +327,16 @@ TEST(Synthetic, ErrorsNameTheOption) {
   };
   cases.push_back({with([](auto& o) { o.preset = "7b"; }), "unknown synthetic preset '7b'"});
   cases.push_back({with([](auto& o) { o.experts = "fp8"; }), "unknown experts format 'fp8'"});
-  cases.push_back({with([](auto& o) { o.preset = "20b", o.layers = 25; }), "exceeds gpt-oss-20b"});
+  cases.push_back({with([](auto& o) {
+                     o.preset = "20b";
+                     o.layers = 25;
+                   }),
+                   "exceeds gpt-oss-20b"});
   cases.push_back({with([](auto& o) { o.layers = -1; }), "layers must be >= 0"});
-  cases.push_back({with([](auto& o) { o.preset = "demo", o.tokenizer_ranks = ""; }),
+  cases.push_back({with([](auto& o) {
+                     o.preset = "demo";
+                     o.tokenizer_ranks = "";
+                   }),
                    "needs tokenizer_ranks"});
   for (const Case& c : cases) {
     const Status s = WriteSyntheticGptOss(c.options);
