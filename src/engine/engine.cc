@@ -129,6 +129,13 @@ StatusOr<int64_t> Engine::AddRequest(std::vector<int32_t> prompt, SamplingParams
   return id;
 }
 
+StatusOr<int64_t> Engine::AddRequest(std::string_view prompt, SamplingParams params,
+                                     OutputCallback callback, RequestOptions options) {
+  if (tokenizer_ == nullptr)
+    return InvalidArgument("prompt: text prompts need a tokenizer, and this model has none");
+  return AddRequest(tokenizer_->Encode(prompt), std::move(params), std::move(callback), options);
+}
+
 void Engine::Abort(int64_t request_id) {
   {
     std::lock_guard<std::mutex> lock(inbox_mutex_);

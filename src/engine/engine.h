@@ -73,6 +73,10 @@ class Engine {
   // strings without a tokenizer, too many pending requests (kResourceExhausted).
   StatusOr<int64_t> AddRequest(std::vector<int32_t> prompt, SamplingParams params,
                                OutputCallback callback, RequestOptions options = {});
+  // The same for a text prompt, encoded (as ordinary text: special-token strings stay text) in the
+  // caller's thread. Error without a tokenizer.
+  StatusOr<int64_t> AddRequest(std::string_view prompt, SamplingParams params,
+                               OutputCallback callback, RequestOptions options = {});
   // Ends a request: its sequences get a final output with FinishReason::kAbort (unless already
   // finished) and their KV blocks are freed within one step. Unknown ids are ignored.
   void Abort(int64_t request_id);

@@ -78,9 +78,21 @@ class GenerateTest(unittest.TestCase):
         self.assertEqual(got.shape, want.shape)
         self.assertLess(relative_error(got, want), 1e-4)
 
-    def test_default_model_is_the_bundled_one(self):
-        proc = run("generate", "--prompt-ids", "24", "--max-tokens", "4", "--json")
-        self.assertEqual(json.loads(proc.stdout)["output_ids"], [49, 577, 962, 66])
+    def test_default_model_is_the_bundled_demo(self):
+        # The demo model has the real o200k_harmony vocabulary and tokenizer.
+        out = run("info").stdout
+        self.assertIn("vocabulary:    201088", out)
+        proc = run("generate", "--prompt", "The capital of France is", "--max-tokens", "4",
+                   "--json")
+        line = json.loads(proc.stdout)
+        self.assertEqual(line["prompt_ids"][:2], [976, 9029])  # "The", " capital"
+        self.assertEqual(len(line["output_ids"]), 4)
+        self.assertIsInstance(line["text"], str)
+        chat = json.loads(run("generate", "--chat", "What is 2 + 2?", "--max-tokens", "8",
+                              "--json").stdout)
+        self.assertEqual(chat["prompt_ids"][-2:], [200006, 173781])  # <|start|>assistant
+        self.assertIn("content", chat)
+        self.assertIn("reasoning", chat)
 
     def test_bad_inputs_fail_cleanly(self):
         model, _, _ = self.fixture("gpt-oss-tiny-mxfp4")
@@ -101,7 +113,8 @@ class GenerateTest(unittest.TestCase):
 
 class SamplingAndEngineFlagsTest(unittest.TestCase):
     def generate(self, *extra):
-        proc = run("generate", "--prompt-ids", "302,394,452,271,507", "--max-tokens", "12",
+        tiny = os.path.join(ARGS.data, "gpt-oss-tiny-mxfp4", "model")
+        proc = run("generate", "--model", tiny, "--prompt-ids", "302,394,452,271,507", "--max-tokens", "12",
                    "--json", *extra)
         return [json.loads(l) for l in proc.stdout.splitlines() if l.strip()]
 
@@ -131,7 +144,8 @@ class SamplingAndEngineFlagsTest(unittest.TestCase):
         proc = run("generate", "--prompt-ids", "1", "--top-p", "1.5", check=False)
         self.assertEqual(proc.returncode, 1)
         self.assertIn("top_p", proc.stderr)
-        proc = run("generate", "--prompt", "hi", check=False)
+        tiny = os.path.join(ARGS.data, "gpt-oss-tiny-mxfp4", "model")
+        proc = run("generate", "--model", tiny, "--prompt", "hi", check=False)
         self.assertEqual(proc.returncode, 1)
         self.assertIn("need a tokenizer", proc.stderr)
 

@@ -323,6 +323,9 @@ TEST_P(EngineTest, RejectsBadRequests) {
   SamplingParams stop = Greedy(4);
   stop.stop = {"x"};
   expect_error({1}, stop, "need a tokenizer");
+  auto text = engine->AddRequest(std::string_view("hello"), Greedy(4), nullptr);
+  ASSERT_FALSE(text.ok());
+  EXPECT_NE(text.status().message().find("text prompts need a tokenizer"), std::string::npos);
 }
 
 TEST_P(EngineTest, BackgroundLoopServesConcurrentCallers) {
