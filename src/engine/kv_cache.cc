@@ -20,23 +20,6 @@ KvCache::KvCache(const KvCacheSpec& spec, int num_blocks, int block_size)
       pool->push_back(buffers_.back().View(DType::kF32, shape));
     }
   }
-  free_.reserve(num_blocks);
-  for (int b = num_blocks - 1; b >= 0; --b) free_.push_back(b);  // block 0 handed out first
-}
-
-std::optional<std::vector<int32_t>> KvCache::Allocate(int n) {
-  if (n < 0 || n > int(free_.size())) return std::nullopt;
-  std::vector<int32_t> blocks(free_.end() - n, free_.end());
-  free_.resize(free_.size() - n);
-  return blocks;
-}
-
-void KvCache::Free(const std::vector<int32_t>& blocks) {
-  for (int32_t b : blocks) {
-    ATOM_CHECK(b >= 0 && b < num_blocks_);
-    free_.push_back(b);
-  }
-  ATOM_CHECK(int(free_.size()) <= num_blocks_);
 }
 
 }  // namespace atom

@@ -1,12 +1,12 @@
-// KvCache: the paged key/value memory of one model on the CPU, and the free list of its blocks.
+// KvCache: the paged key/value memory of one model on the CPU.
 //
 // Every layer has a key pool and a value pool of `num_blocks` blocks, each holding `block_size`
-// token slots of [num_kv_heads, head_dim] values. A sequence owns a list of blocks (its block
-// table); slot = block * block_size + offset. Not thread-safe: the engine loop owns it.
+// token slots of [num_kv_heads, head_dim] values; slot = block * block_size + offset. Which
+// sequence owns which block is the BlockManager's business. Not thread-safe: the engine loop
+// owns it.
 #pragma once
 
 #include <cstdint>
-#include <optional>
 #include <vector>
 
 #include "core/tensor.h"
@@ -22,21 +22,14 @@ class KvCache {
   const KvCacheView& view() const { return view_; }
   int block_size() const { return block_size_; }
   int num_blocks() const { return num_blocks_; }
-  int num_free_blocks() const { return int(free_.size()); }
   // Bytes of one block across all layers, keys and values.
   static uint64_t BlockBytes(const KvCacheSpec& spec, int block_size);
-
-  // Takes `n` free blocks, or returns nullopt (taking none) if fewer are free.
-  std::optional<std::vector<int32_t>> Allocate(int n);
-  // Returns blocks to the free list. REQUIRES: each was allocated and not yet freed.
-  void Free(const std::vector<int32_t>& blocks);
 
  private:
   int num_blocks_;
   int block_size_;
   std::vector<Buffer> buffers_;  // one per layer and per key/value
   KvCacheView view_;
-  std::vector<int32_t> free_;    // a stack: most recently freed first
 };
 
 }  // namespace atom

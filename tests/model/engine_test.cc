@@ -304,6 +304,39 @@ TEST_P(EngineTest, SharedPrefixWorkloadHitsTheCache) {
              100.0 * (1.0 - double(stats.prompt_tokens_computed) / (16 * 72)));
 }
 
+// Making the third token of case 0's greedy continuation an EOS id stops there (the stop token
+// is part of the output) unless the request ignores EOS.
+TEST_P(EngineTest, EosAndStopTokenIdsEndSequences) {
+  const std::vector<int32_t>& g = cases_[0].greedy;
+  ASSERT_NE(g[2], g[0]);
+  ASSERT_NE(g[2], g[1]);
+  EngineConfig config;
+  config.eos_token_ids = {g[2]};
+  auto engine = MakeEngine(config);
+  ASSERT_NE(engine, nullptr);
+  Collector out;
+  SamplingParams stops = Greedy(10);
+  stops.ignore_eos = false;
+  SamplingParams ignores = Greedy(10);
+  SamplingParams stop_id = Greedy(10);
+  stop_id.stop_token_ids = {g[1]};
+  SamplingParams min_tokens = stops;
+  min_tokens.min_tokens = 5;
+  const int64_t a = *engine->AddRequest(cases_[0].prompt, stops, out.Callback());
+  const int64_t b = *engine->AddRequest(cases_[0].prompt, ignores, out.Callback());
+  const int64_t c = *engine->AddRequest(cases_[0].prompt, stop_id, out.Callback());
+  const int64_t d = *engine->AddRequest(cases_[0].prompt, min_tokens, out.Callback());
+  RunToCompletion(*engine);
+  EXPECT_EQ(out.tokens[Key(a, 0)], (std::vector<int32_t>{g[0], g[1], g[2]}));
+  EXPECT_EQ(out.finish[Key(a, 0)], FinishReason::kStop);
+  EXPECT_EQ(out.tokens[Key(b, 0)].size(), 10u);
+  EXPECT_EQ(out.finish[Key(b, 0)], FinishReason::kLength);
+  EXPECT_EQ(out.tokens[Key(c, 0)], (std::vector<int32_t>{g[0], g[1]}));
+  // min_tokens bans the EOS id for the first 5 tokens, so the sequence runs past position 2.
+  EXPECT_GE(out.tokens[Key(d, 0)].size(), 5u);
+  EXPECT_NE(out.tokens[Key(d, 0)][2], g[2]);
+}
+
 TEST_P(EngineTest, RejectsBadRequests) {
   EngineConfig config;
   config.max_model_len = 64;

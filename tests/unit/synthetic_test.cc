@@ -11,7 +11,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "engine/generator.h"
+#include "engine/engine.h"
 #include "models/checkpoint.h"
 #include "models/registry.h"
 #include "test_paths.h"
@@ -74,17 +74,42 @@ std::vector<float> RunGreedy(const std::string& dir, const std::vector<int32_t>&
   auto model = LoadModel(dir);
   EXPECT_TRUE(model.ok()) << model.status().ToString();
   if (!model.ok()) return {};
-  GeneratorOptions options;
-  options.record_logits = true;
-  Generator g(**model, options);
-  std::vector<GenerateRequest> requests = {
-      {prompt, 4, true}, {{prompt[0]}, 4, true}, {{prompt.back(), prompt[0], 3, 3, 3}, 4, true}};
-  auto results = g.Generate(requests);
-  EXPECT_TRUE(results.ok()) << results.status().ToString();
-  if (!results.ok()) return {};
+  auto engine = Engine::Create(**model, nullptr, EngineConfig{});
+  EXPECT_TRUE(engine.ok()) << engine.status().ToString();
+  if (!engine.ok()) return {};
+  struct Result {
+    std::vector<int32_t> output_ids;
+    std::vector<float> logits;
+    int64_t logits_rows = 0;
+  };
+  const std::vector<std::vector<int32_t>> prompts = {
+      prompt, {prompt[0]}, {prompt.back(), prompt[0], 3, 3, 3}};
+  std::vector<Result> results(prompts.size());
+  SamplingParams greedy;
+  greedy.temperature = 0;
+  greedy.max_tokens = 4;
+  greedy.ignore_eos = true;
+  RequestOptions with_logits;
+  with_logits.return_logits = true;
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    auto id = (*engine)->AddRequest(
+        prompts[i], greedy,
+        [r = &results[i]](const RequestOutput& o) {
+          r->output_ids.insert(r->output_ids.end(), o.token_ids.begin(), o.token_ids.end());
+          r->logits.insert(r->logits.end(), o.logits.begin(), o.logits.end());
+          r->logits_rows += o.logits_rows;
+        },
+        with_logits);
+    EXPECT_TRUE(id.ok()) << id.status().ToString();
+  }
+  for (;;) {
+    auto more = (*engine)->Step();
+    EXPECT_TRUE(more.ok()) << more.status().ToString();
+    if (!more.ok() || !*more) break;
+  }
   const int64_t vocab = (*model)->config().vocab_size;
   std::vector<float> all;
-  for (const GenerateResult& r : *results) {
+  for (const Result& r : results) {
     EXPECT_EQ(r.output_ids.size(), 4u);
     EXPECT_GT(r.logits_rows, 0);
     for (int64_t row = 0; row < r.logits_rows; ++row) {
