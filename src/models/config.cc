@@ -4,19 +4,12 @@
 #include <fstream>
 #include <sstream>
 
+#include "core/files.h"
 #include "models/json_fields.h"
 
 namespace atom {
 
 namespace {
-
-StatusOr<std::string> ReadText(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return NotFound("cannot open {}", path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
 
 StatusOr<nlohmann::json> ParseObject(const std::string& text, const std::string& where) {
   nlohmann::json j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
@@ -215,7 +208,7 @@ StatusOr<ModelConfig> ParseModelConfig(const std::string& json_text, const std::
 
 StatusOr<ModelConfig> LoadModelConfig(const std::string& dir) {
   const std::string path = (std::filesystem::path(dir) / "config.json").string();
-  ATOM_ASSIGN_OR_RETURN(std::string text, ReadText(path));
+  ATOM_ASSIGN_OR_RETURN(std::string text, ReadFile(path));
   return ParseModelConfig(text, path);
 }
 
@@ -240,7 +233,7 @@ StatusOr<GenerationConfig> ParseGenerationConfig(const std::string& json_text,
 StatusOr<GenerationConfig> LoadGenerationConfig(const std::string& dir) {
   const std::string path = (std::filesystem::path(dir) / "generation_config.json").string();
   if (!std::filesystem::exists(path)) return GenerationConfig{};
-  ATOM_ASSIGN_OR_RETURN(std::string text, ReadText(path));
+  ATOM_ASSIGN_OR_RETURN(std::string text, ReadFile(path));
   return ParseGenerationConfig(text, path);
 }
 

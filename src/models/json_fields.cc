@@ -1,19 +1,6 @@
 #include "models/json_fields.h"
 
-#include <fstream>
-#include <sstream>
-
 namespace atom {
-
-StatusOr<nlohmann::json> ReadJsonFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return NotFound("cannot open {}", path);
-  std::stringstream text;
-  text << in.rdbuf();
-  nlohmann::json j = nlohmann::json::parse(text.str(), nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded()) return InvalidArgument("{}: not valid JSON", path);
-  return j;
-}
 
 bool JsonFields::Has(std::string_view key) const { return Find(key) != nullptr; }
 

@@ -13,9 +13,6 @@
 
 namespace atom {
 
-// Parses a whole JSON file. Errors name `path`.
-StatusOr<nlohmann::json> ReadJsonFile(const std::string& path);
-
 // Reads the fields of one JSON object; `where` prefixes every message (e.g. "config.json").
 class JsonFields {
  public:

@@ -12,6 +12,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
+#include "core/files.h"
 #include "core/logging.h"
 #include "core/tensor.h"
 #include "core/thread_pool.h"
@@ -25,20 +26,6 @@ constexpr uint64_t kPieceBytes = uint64_t(256) << 10;  // one unit of parallel f
 
 double Now() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
-
-Status WriteTextFile(const std::string& path, const std::string& text) {
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) return NotFound("cannot create {}", tmp);
-    out.write(text.data(), std::streamsize(text.size()));
-    if (!out.flush()) return DataLoss("writing {} failed", tmp);
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) return DataLoss("cannot rename {} to {}: {}", tmp, path, ec.message());
-  return OkStatus();
 }
 
 // The safetensors header of one shard: its tensors in plan order, padded to 8 bytes.
@@ -227,8 +214,8 @@ Status WriteSyntheticGptOss(const SyntheticOptions& o, SyntheticStats* stats) {
 
   SyntheticStats st;
   const std::string dir = o.out_dir + "/";
-  ATOM_RETURN_IF_ERROR(WriteTextFile(dir + "config.json", plan.config_json));
-  ATOM_RETURN_IF_ERROR(WriteTextFile(dir + "generation_config.json", plan.generation_config_json));
+  ATOM_RETURN_IF_ERROR(WriteFileAtomically(dir + "config.json", plan.config_json));
+  ATOM_RETURN_IF_ERROR(WriteFileAtomically(dir + "generation_config.json", plan.generation_config_json));
   st.bytes_written += plan.config_json.size() + plan.generation_config_json.size();
   if (plan.writes_tokenizer) {
     const double t0 = Now();
@@ -248,7 +235,7 @@ Status WriteSyntheticGptOss(const SyntheticOptions& o, SyntheticStats* stats) {
                   double(bytes) / 1e6, secs, secs > 0 ? double(bytes) / 1e6 / secs : 0.0);
   }
   const std::string index = IndexJson(plan);
-  ATOM_RETURN_IF_ERROR(WriteTextFile(dir + "model.safetensors.index.json", index));
+  ATOM_RETURN_IF_ERROR(WriteFileAtomically(dir + "model.safetensors.index.json", index));
   st.bytes_written += index.size();
   st.seconds = Now() - start;
   if (stats != nullptr) *stats = st;

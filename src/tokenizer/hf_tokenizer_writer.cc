@@ -10,7 +10,7 @@
 
 #include "tokenizer/bpe_tokenizer.h"
 #include "tokenizer/o200k.h"
-#include "tokenizer/read_file.h"
+#include "core/files.h"
 #include "tokenizer/tiktoken_file.h"
 #include "tokenizer/token_maps.h"
 
@@ -181,20 +181,6 @@ void AppendPipeline(const std::string& pattern, std::string* out) {
       "  },\n");
 }
 
-Status WriteFileAtomically(const std::string& path, std::string_view text) {
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) return NotFound("cannot create {}", tmp);
-    out.write(text.data(), std::streamsize(text.size()));
-    if (!out.flush()) return DataLoss("writing {} failed", tmp);
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) return DataLoss("cannot rename {} to {}: {}", tmp, path, ec.message());
-  return OkStatus();
-}
-
 // tokenizer_config.json of gpt-oss: the specials 199998..200018 as added_tokens_decoder.
 std::string O200kHarmonyTokenizerConfig() {
   std::string out = "{\n  \"added_tokens_decoder\": {\n";
@@ -334,7 +320,7 @@ Status WriteHfTokenizerJson(const HfTokenizerJsonSpec& spec, const std::string& 
 }
 
 StatusOr<std::vector<std::string>> ReadTiktokenRanks(const std::string& path) {
-  ATOM_ASSIGN_OR_RETURN(std::string contents, tokenizer_internal::ReadFileBytes(path));
+  ATOM_ASSIGN_OR_RETURN(std::string contents, ReadFile(path));
   tokenizer_internal::BpeSpec spec;
   ATOM_RETURN_IF_ERROR(tokenizer_internal::ParseTiktokenRanks(contents, path, &spec));
   std::vector<std::string> ranks;

@@ -4,7 +4,7 @@
 #include "tokenizer/bpe_tokenizer.h"
 #include "tokenizer/hf_tokenizer_json.h"
 #include "tokenizer/o200k.h"
-#include "tokenizer/read_file.h"
+#include "core/files.h"
 #include "tokenizer/tiktoken_file.h"
 #include "tokenizer/utf8.h"
 
@@ -16,7 +16,7 @@ using tokenizer_internal::BpeTokenizer;
 StatusOr<std::unique_ptr<Tokenizer>> Tokenizer::FromTiktoken(const std::string& ranks_path,
                                                              const std::string& pattern,
                                                              std::vector<SpecialToken> specials) {
-  ATOM_ASSIGN_OR_RETURN(std::string contents, tokenizer_internal::ReadFileBytes(ranks_path));
+  ATOM_ASSIGN_OR_RETURN(std::string contents, ReadFile(ranks_path));
   BpeSpec spec;
   spec.source = ranks_path;
   ATOM_RETURN_IF_ERROR(tokenizer_internal::ParseTiktokenRanks(contents, ranks_path, &spec));
@@ -31,7 +31,7 @@ StatusOr<std::unique_ptr<Tokenizer>> Tokenizer::O200kHarmony(const std::string& 
 }
 
 StatusOr<std::unique_ptr<Tokenizer>> Tokenizer::FromHfJson(const std::string& path) {
-  ATOM_ASSIGN_OR_RETURN(std::string contents, tokenizer_internal::ReadFileBytes(path));
+  ATOM_ASSIGN_OR_RETURN(std::string contents, ReadFile(path));
   BpeSpec spec;
   spec.source = path;
   ATOM_RETURN_IF_ERROR(tokenizer_internal::ParseHfTokenizerJson(contents, path, &spec));
