@@ -8,6 +8,7 @@ packages=(
   nlohmann-json3-dev libfmt-dev libspdlog-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libxxhash-dev libpcre2-dev
+  libboost-dev               # Beast/Asio (header-only) for the HTTP server
   python3 python3-numpy
   clang libclang-rt-14-dev   # libFuzzer (the `fuzz` preset)
 )
