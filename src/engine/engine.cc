@@ -295,10 +295,12 @@ void Engine::ForkChildren(SeqState& parent, const float* logits) {
 
 StatusOr<bool> Engine::Step() {
   TakeInbox();
-  RemoveFinished();
   const SchedulerOutput step = scheduler_.Schedule();
   loop_stats_.num_preemptions += int64_t(step.preempted.size());
-  if (step.empty()) return scheduler_.has_work();
+  if (step.empty()) {
+    RemoveFinished();  // requests aborted in TakeInbox
+    return scheduler_.has_work();
+  }
 
   std::vector<bool> all_rows(step.scheduled.size());
   for (size_t i = 0; i < step.scheduled.size(); ++i) {
