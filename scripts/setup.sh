@@ -9,6 +9,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libxxhash-dev libpcre2-dev
   libboost-dev               # Beast/Asio (header-only) for the HTTP server
+  prometheus-cpp-dev         # /metrics
   python3 python3-numpy
   clang libclang-rt-14-dev   # libFuzzer (the `fuzz` preset)
 )

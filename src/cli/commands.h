@@ -12,6 +12,7 @@ void AddInfoCommand(CLI::App& app, int& exit_code);
 void AddGenerateCommand(CLI::App& app, int& exit_code);
 void AddTokenizeCommands(CLI::App& app, int& exit_code);  // tokenize, detokenize
 void AddRenderCommand(CLI::App& app, int& exit_code);
+void AddServeCommand(CLI::App& app, int& exit_code);
 void AddSynthCommand(CLI::App& app, int& exit_code);
 
 // The model served when none is named: the tiny gpt-oss checkpoint bundled with the sources.

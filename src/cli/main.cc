@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
   atom::cli::AddGenerateCommand(app, exit_code);
   atom::cli::AddTokenizeCommands(app, exit_code);
   atom::cli::AddRenderCommand(app, exit_code);
+  atom::cli::AddServeCommand(app, exit_code);
   atom::cli::AddSynthCommand(app, exit_code);
   CLI11_PARSE(app, argc, argv);
   return exit_code;

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <exception>
+#include <functional>
+#include <utility>
 
 #include "core/logging.h"
 #include "server/asio.h"
@@ -17,8 +19,11 @@ namespace {
 
 constexpr auto kDrainTimeout = std::chrono::seconds(2);
 constexpr auto kShutdownDrainTimeout = std::chrono::milliseconds(100);
-constexpr size_t kDrainLimit = 1 << 20;  // bytes discarded before closing anyway
+// Bytes discarded before closing anyway. Generous, so that a client still sending an oversized
+// body (413) reads the answer instead of a reset; kDrainTimeout bounds the time spent.
+constexpr size_t kDrainLimit = size_t(256) << 20;
 constexpr size_t kMonitorReadSize = 4096;
+constexpr size_t kDrainReadSize = 64 << 10;
 constexpr size_t kMaxLoggedTarget = 200;
 
 std::string FormatEndpoint(const asio::ip::tcp::endpoint& ep) {
@@ -317,11 +322,14 @@ void HttpSession::FinishResponse() {
   if (phase_ != Phase::kResponding) return;
   bool keep_alive;
   uint64_t seq;
+  // Destroyed after the lock is released: the callback may own the last reference to a writer,
+  // whose destructor takes the lock.
+  std::function<void()> dropped;
   {
     std::lock_guard lock(mu_);
     seq = seq_;
     keep_alive = keep_alive_ && !state_->stopping;
-    on_disconnect_ = nullptr;
+    dropped = std::exchange(on_disconnect_, nullptr);
   }
   if (finished_seq_ == seq) return;
   finished_seq_ = seq;
@@ -380,7 +388,7 @@ void HttpSession::StartDrain() {
     return;
   }
   read_pending_ = true;
-  socket_.async_read_some(buffer_.prepare(kMonitorReadSize),
+  socket_.async_read_some(buffer_.prepare(kDrainReadSize),
                           [self = shared_from_this()](error_code ec, size_t n) {
                             self->read_pending_ = false;
                             self->drained_ += n;
@@ -396,16 +404,18 @@ void HttpSession::Close(std::string_view reason) {
   error_code ignored;
   socket_.shutdown(tcp::socket::shutdown_both, ignored);
   socket_.close(ignored);
-  std::function<void()> callback;
+  std::function<void()> callback;  // called, or just destroyed, after the lock is released
   uint64_t seq;
+  bool ended;
   {
     std::lock_guard lock(mu_);
     disconnected_ = true;
     out_.clear();
-    if (response_ != Response::kEnded) callback = std::move(on_disconnect_);
-    on_disconnect_ = nullptr;
+    callback = std::exchange(on_disconnect_, nullptr);
+    ended = response_ == Response::kEnded;
     seq = seq_;
   }
+  if (ended) callback = nullptr;
   if (was_responding && finished_seq_ != seq) {
     finished_seq_ = seq;
     LogAccess(fmt::format("(connection closed before the response ended: {})", reason));

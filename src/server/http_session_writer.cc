@@ -1,4 +1,7 @@
 // HttpSession, the response half: the writer's entry points (any thread) and the writes (strand).
+#include <functional>
+#include <utility>
+
 #include "core/logging.h"
 #include "server/asio.h"
 #include "server/http_session.h"
@@ -148,9 +151,10 @@ bool HttpSession::disconnected() const {
 }
 
 void HttpSession::Abandon(uint64_t seq) {
+  std::function<void()> dropped;  // destroyed after the lock is released
   std::lock_guard lock(mu_);
   if (seq != seq_ || disconnected_ || response_ == Response::kEnded) return;
-  on_disconnect_ = nullptr;
+  dropped = std::exchange(on_disconnect_, nullptr);
   if (response_ == Response::kNone) {
     ATOM_LOG_ERROR("http: the handler dropped {} {} without answering", method_, target_);
     response_ = Response::kEnded;

@@ -306,6 +306,38 @@ TEST_F(HttpServerTest, HandlerAnswersLaterFromAnotherThread) {
   for (auto& t : workers) t.join();
 }
 
+// The usual shape of a generation handler: the disconnect callback owns the writer (through the
+// job it aborts), so finishing the response releases the writer's last reference inside the
+// session. That must not deadlock, on the response's end nor on a disconnect.
+TEST_F(HttpServerTest, DisconnectCallbackMayOwnItsWriter) {
+  std::vector<std::thread> workers;
+  std::mutex mu;
+  StartServer([&](HttpRequest request, std::shared_ptr<ResponseWriter> writer) {
+    if (request.path == "/echo") return Echo(std::move(request), std::move(writer));
+    writer->OnDisconnect([writer] {});
+    writer->StartStream(200, "text/plain");
+    if (request.path == "/hang") return;  // ends when the client goes away
+    std::lock_guard lock(mu);
+    workers.emplace_back([writer = std::move(writer)]() mutable {
+      writer->Write("done");
+      writer->End();
+      writer.reset();
+    });
+  });
+  for (int i = 0; i < 5; ++i) {
+    HttpTestClient client(port_);
+    ASSERT_TRUE(client.Send(Get("/finish")));
+    auto r = client.Read();
+    ASSERT_TRUE(r.has_value());
+    EXPECT_EQ(r->body, "done");
+    HttpTestClient leaving(port_);
+    ASSERT_TRUE(leaving.Send(Get("/hang")));
+  }
+  ExpectServes();
+  std::lock_guard lock(mu);
+  for (auto& t : workers) t.join();
+}
+
 TEST_F(HttpServerTest, DroppedWriterAnswers500AndThrowingHandlerToo) {
   StartServer([](HttpRequest request, std::shared_ptr<ResponseWriter>) {
     if (request.path == "/throw") throw std::runtime_error("boom");

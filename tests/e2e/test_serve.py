@@ -1,0 +1,171 @@
+"""End-to-end: `atom serve` on the bundled demo model, driven over HTTP with the standard library.
+
+Usage: test_serve.py --atom PATH --data tests/data
+"""
+import argparse
+import http.client
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+ARGS = None
+SERVER = None
+PORT = None
+KEY = "test-key"
+
+
+def start_server():
+    """Starts the server with its log in a file (a pipe nobody reads would fill and stall it)."""
+    global SERVER, PORT
+    log = tempfile.NamedTemporaryFile(prefix="atom-serve-", suffix=".log", delete=False)
+    SERVER = subprocess.Popen(
+        [ARGS.atom, "serve", "--port", "0", "--api-key", KEY, "--served-model-name", "demo",
+         "--max-model-len", "4096"],
+        stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        with open(log.name) as f:
+            m = re.search(r"serving demo on http://127\.0\.0\.1:(\d+)", f.read())
+        if m:
+            PORT = int(m.group(1))
+            return
+        if SERVER.poll() is not None:
+            break
+        time.sleep(0.1)
+    raise RuntimeError("atom serve did not start; log: " + log.name)
+
+
+def request(method, path, body=None, key=KEY, timeout=60):
+    conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=timeout)
+    headers = {"Content-Type": "application/json"}
+    if key:
+        headers["Authorization"] = f"Bearer {key}"
+    conn.request(method, path, body=json.dumps(body) if isinstance(body, dict) else body,
+                 headers=headers)
+    resp = conn.getresponse()
+    data = resp.read().decode()
+    conn.close()
+    return resp.status, data
+
+
+def metric(name):
+    _, text = request("GET", "/metrics")
+    m = re.search(rf"^{re.escape(name)} (\S+)$", text, re.M)
+    return float(m.group(1)) if m else None
+
+
+def wait_idle():
+    for _ in range(100):
+        if metric("atom:num_requests_running") == 0 and metric("atom:kv_cache_blocks_used") == 0:
+            return True
+        time.sleep(0.1)
+    return False
+
+
+CHAT = {"messages": [{"role": "user", "content": "What is 2 + 2?"}], "max_tokens": 8,
+        "temperature": 0}
+
+
+class ServeTest(unittest.TestCase):
+    def test_health_version_models(self):
+        self.assertEqual(request("GET", "/health", key=None)[0], 200)
+        self.assertEqual(json.loads(request("GET", "/version")[1])["version"], "0.1.0")
+        models = json.loads(request("GET", "/v1/models")[1])
+        self.assertEqual(models["data"][0]["id"], "demo")
+
+    def test_chat_non_streaming(self):
+        status, body = request("POST", "/v1/chat/completions", CHAT)
+        self.assertEqual(status, 200, body)
+        out = json.loads(body)
+        self.assertEqual(out["object"], "chat.completion")
+        self.assertEqual(out["choices"][0]["finish_reason"], "length")
+        self.assertEqual(out["usage"]["completion_tokens"], 8)
+        self.assertEqual(out["usage"]["prompt_tokens"], 64)  # spec Example A
+        # Greedy and deterministic: the same request gives the same answer.
+        self.assertEqual(json.loads(request("POST", "/v1/chat/completions", CHAT)[1])
+                         ["choices"][0]["message"], out["choices"][0]["message"])
+
+    def test_chat_streaming_sse_framing(self):
+        status, body = request("POST", "/v1/chat/completions",
+                               dict(CHAT, stream=True, stream_options={"include_usage": True}))
+        self.assertEqual(status, 200)
+        events = body.split("\n\n")
+        self.assertEqual(events[-1], "")
+        self.assertEqual(events[-2], "data: [DONE]")
+        chunks = [json.loads(e[len("data: "):]) for e in events[:-2]]
+        self.assertTrue(all(e.startswith("data: ") for e in events[:-1]))
+        self.assertEqual(chunks[0]["choices"][0]["delta"]["role"], "assistant")
+        self.assertEqual(chunks[-2]["choices"][0]["finish_reason"], "length")
+        self.assertEqual(chunks[-1]["usage"]["completion_tokens"], 8)
+        streamed = "".join(c["choices"][0]["delta"].get("content") or ""
+                           for c in chunks if c["choices"])
+        whole = json.loads(request("POST", "/v1/chat/completions", CHAT)[1])
+        self.assertEqual(streamed, whole["choices"][0]["message"]["content"] or "")
+
+    def test_completions_prompt_forms(self):
+        for prompt in ["hello", ["hello", "world"], [24912, 2375], [[24912], [2375, 11]]]:
+            status, body = request("POST", "/v1/completions",
+                                   {"prompt": prompt, "max_tokens": 3, "temperature": 0})
+            self.assertEqual(status, 200, body)
+            n = len(prompt) if isinstance(prompt, list) and not isinstance(prompt[0], int) else 1
+            self.assertEqual(len(json.loads(body)["choices"]), n)
+
+    def test_error_statuses(self):
+        self.assertEqual(request("GET", "/v1/models", key=None)[0], 401)
+        self.assertEqual(request("GET", "/v1/models", key="wrong")[0], 401)
+        status, body = request("POST", "/v1/chat/completions",
+                               {"messages": [{"role": "robot", "content": "x"}]})
+        self.assertEqual(status, 400)
+        self.assertEqual(json.loads(body)["error"]["param"], "messages[0].role")
+        self.assertEqual(request("POST", "/v1/chat/completions", "{not json")[0], 400)
+        self.assertEqual(request("POST", "/v1/chat/completions", dict(CHAT, model="nope"))[0], 404)
+        self.assertEqual(request("POST", "/v1/completions",
+                                 {"prompt": "x", "suffix": "y"})[0], 400)
+        long_prompt = {"prompt": [1] * 5000, "max_tokens": 1}
+        self.assertEqual(request("POST", "/v1/completions", long_prompt)[0], 400)
+        self.assertEqual(request("GET", "/no/such/route")[0], 404)
+        self.assertEqual(request("POST", "/v1/chat/completions", "x" * (17 << 20))[0], 413)
+
+    def test_client_disconnect_frees_everything(self):
+        for _ in range(20):
+            s = socket.create_connection(("127.0.0.1", PORT))
+            body = json.dumps(dict(CHAT, max_tokens=2000, stream=True, ignore_eos=True))
+            s.sendall((f"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n"
+                       f"Authorization: Bearer {KEY}\r\nContent-Type: application/json\r\n"
+                       f"Content-Length: {len(body)}\r\n\r\n{body}").encode())
+            s.recv(100)  # the stream has started
+            s.close()
+        self.assertTrue(wait_idle(), "requests or KV blocks left behind")
+        self.assertEqual(request("POST", "/v1/chat/completions", CHAT)[0], 200)
+
+    def test_garbage_does_not_take_the_server_down(self):
+        for junk in [b"\x00\xff" * 100, b"GET / HTTP/1.1\r\nX: " + b"a" * 200000 + b"\r\n\r\n",
+                     b"POST /v1/completions HTTP/1.1\r\nContent-Length: 10\r\n\r\n{\xc3\x28"]:
+            s = socket.create_connection(("127.0.0.1", PORT))
+            s.sendall(junk)
+            s.close()
+        self.assertEqual(request("POST", "/v1/chat/completions", CHAT)[0], 200)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--atom", required=True)
+    parser.add_argument("--data", required=True)
+    ARGS, rest = parser.parse_known_args()
+    start_server()
+    try:
+        result = unittest.main(argv=[sys.argv[0], *rest], verbosity=2, exit=False).result
+    finally:
+        SERVER.send_signal(signal.SIGTERM)
+        code = SERVER.wait(timeout=60)
+    if code != 0:
+        print(f"atom serve exited with {code} after SIGTERM")
+        sys.exit(1)
+    sys.exit(0 if result.wasSuccessful() else 1)
