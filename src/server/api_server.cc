@@ -5,6 +5,7 @@
 
 #include "core/logging.h"
 #include "server/api_error.h"
+#include "server/chat_page.h"
 #include "server/openai_responses.h"
 #include "server/openai_stream.h"
 
@@ -82,6 +83,11 @@ void ApiServer::Handle(HttpRequest request, std::shared_ptr<ResponseWriter> writ
   if (path == "/health") {
     metrics_.RecordRequest(path, ready_ ? 200 : 503);
     writer->Send(ready_ ? 200 : 503, "text/plain", ready_ ? "" : "loading");
+    return;
+  }
+  if (path == "/" && get) {
+    metrics_.RecordRequest(path, 200);
+    writer->Send(200, "text/html; charset=utf-8", std::string(ChatPageHtml()));
     return;
   }
   if (path == "/version" && get) {

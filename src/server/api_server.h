@@ -1,6 +1,6 @@
 // ApiServer: the OpenAI-compatible HTTP API over an Engine.
 //
-// Routes: POST /v1/chat/completions, POST /v1/completions, GET /v1/models, POST /tokenize,
+// Routes: GET / (the chat page), POST /v1/chat/completions, POST /v1/completions, GET /v1/models, POST /tokenize,
 // POST /detokenize, GET /health, GET /version, GET /metrics. The server listens from Start(), so
 // that /health can answer 503 while the model loads; Serve() attaches the engine and makes it
 // ready.

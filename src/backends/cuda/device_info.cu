@@ -3,6 +3,8 @@
 #include <cuda_runtime.h>
 #include <fmt/format.h>
 
+#include "backends/cuda/cuda_check.h"
+
 namespace atom::cuda {
 
 namespace {
@@ -12,10 +14,6 @@ __global__ void LoadedArchKernel(int* out) {
 #ifdef __CUDA_ARCH__
   *out = __CUDA_ARCH__;
 #endif
-}
-
-Status CudaError(cudaError_t e, std::string_view what) {
-  return Internal("{}: {} ({})", what, cudaGetErrorString(e), cudaGetErrorName(e));
 }
 
 }  // namespace

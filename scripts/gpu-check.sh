@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Runs on the lent GPU machine (see docs/gpu-machine.md): builds the cuda preset with every core
+# against the Debian packages carried in .gpu-deps (scripts/gpu-deps.sh), runs the `gpu` tests,
+# then the GPU benchmarks, and prints a short table last. Results and logs go to $OUT when set.
+#
+#   scripts/gpu-check.sh [--portable] [--filter GTEST_FILTER] [--no-bench]
+#
+# --portable builds without the tuned sm_90a kernels (ATOM_CUDA_TUNED=OFF): every op must still
+# run correctly on its portable variant.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+portable=0 filter="*" bench=1
+while (($#)); do
+  case "$1" in
+    --portable) portable=1 ;;
+    --filter) filter="$2"; shift ;;
+    --no-bench) bench=0 ;;
+    *) echo "gpu-check: unknown argument $1" >&2; exit 2 ;;
+  esac
+  shift
+done
+out="${OUT:-/tmp/atom-gpu-out}"
+mkdir -p "$out"
+
+# Our libraries, unpacked (not installed) from the carried Debian packages.
+deps=/tmp/atom-deps
+if [[ ! -d $deps/usr ]]; then
+  for f in .gpu-deps/*.deb; do dpkg -x "$f" "$deps"; done
+fi
+multiarch=$deps/usr/lib/x86_64-linux-gnu
+export LD_LIBRARY_PATH=$multiarch${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+export NCCL_NVLS_ENABLE=0 TORCH_SYMM_MEM_DISABLE_MULTICAST=1 NVSHMEM_DISABLE_NVLS=1
+
+nvcc=$(command -v nvcc || echo /usr/local/cuda/bin/nvcc)
+build=build/gpu$([[ $portable == 1 ]] && echo -portable)
+tuned=$([[ $portable == 1 ]] && echo OFF || echo ON)
+start=$(date +%s)
+cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DATOM_ENABLE_CUDA=ON \
+  -DATOM_CUDA_TUNED=$tuned -DCMAKE_CUDA_COMPILER="$nvcc" -DCMAKE_PREFIX_PATH="$deps/usr" \
+  -DCMAKE_INCLUDE_PATH="$deps/usr/include" -DCMAKE_LIBRARY_PATH="$multiarch" \
+  > "$out/configure.log" 2>&1 || { tail -40 "$out/configure.log"; exit 1; }
+cmake --build "$build" -j"$(nproc)" > "$out/build.log" 2>&1 || { grep -B2 -A12 -m5 "error" "$out/build.log"; tail -20 "$out/build.log"; exit 1; }
+build_s=$(($(date +%s) - start))
+
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | tee "$out/device.txt"
+"$build/tests/atom_gpu_tests" --gtest_filter="$filter" --gtest_output="json:$out/gpu_tests.json" \
+  2>&1 | tee "$out/gpu_tests.log" | grep -E "^\[ *(RUN|OK|FAILED|PASSED) *\]|Failure|error|seed" | tail -80
+tests_rc=${PIPESTATUS[0]}
+
+if [[ $bench == 1 ]]; then
+  for b in "$build"/bench/atom_cuda_*_bench; do
+    [[ -x $b ]] || continue
+    name=$(basename "$b")
+    "$b" --benchmark_out="$out/$name.json" --benchmark_out_format=json 2>&1 | tail -30
+  done
+fi
+
+echo
+echo "| what | result |"
+echo "| --- | --- |"
+echo "| device | $(head -1 "$out/device.txt") |"
+echo "| commit | $(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet 2>/dev/null || echo ' (+ uncommitted)') |"
+echo "| build ($build, sm_90a $tuned) | ${build_s} s |"
+python3 - "$out/gpu_tests.json" <<'PY'
+import json, sys
+try:
+    r = json.load(open(sys.argv[1]))
+except Exception as e:
+    print(f"| gpu tests | no report ({e}) |"); sys.exit()
+failed = [f"{s['name']}.{t['name']}" for s in r["testsuites"] for t in s["testsuite"] if t.get("failures")]
+print(f"| gpu tests | {r['tests'] - len(failed)}/{r['tests']} passed |")
+for f in failed: print(f"| FAILED | {f} |")
+PY
+exit "$tests_rc"
