@@ -329,7 +329,7 @@ TEST(OpenAiResponses, CompletionNonStreamingAndStreaming) {
     for (const json& t : chunk["choices"][0]["logprobs"]["tokens"]) tokens.push_back(t);
     for (const json& t : chunk["choices"][0]["logprobs"]["text_offset"]) offsets.push_back(t);
   }
-  EXPECT_EQ(text, c["text"]);
+  EXPECT_EQ(text, c["text"].get<std::string>());
   EXPECT_EQ(tokens, lp["tokens"]);
   EXPECT_EQ(offsets, lp["text_offset"]);
   EXPECT_EQ(chunks.back()["choices"][0]["finish_reason"], "length");
