@@ -5,6 +5,9 @@
 #
 #   scripts/gpu-check.sh [--portable] [--filter GTEST_FILTER] [--no-bench]
 #
+# Environment: ATOM_GPU_DEPS (folder of .deb files, default .gpu-deps), ATOM_GPU_BUILD_DIR
+# (default build/gpu or build/gpu-portable), ATOM_COMMIT (reported as the commit).
+#
 # --portable builds without the tuned sm_90a kernels (ATOM_CUDA_TUNED=OFF): every op must still
 # run correctly on its portable variant.
 set -uo pipefail
@@ -26,14 +29,14 @@ mkdir -p "$out"
 # Our libraries, unpacked (not installed) from the carried Debian packages.
 deps=/tmp/atom-deps
 if [[ ! -d $deps/usr ]]; then
-  for f in .gpu-deps/*.deb; do dpkg -x "$f" "$deps"; done
+  for f in "${ATOM_GPU_DEPS:-.gpu-deps}"/*.deb; do dpkg -x "$f" "$deps"; done
 fi
 multiarch=$deps/usr/lib/x86_64-linux-gnu
 export LD_LIBRARY_PATH=$multiarch${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 export NCCL_NVLS_ENABLE=0 TORCH_SYMM_MEM_DISABLE_MULTICAST=1 NVSHMEM_DISABLE_NVLS=1
 
 nvcc=$(command -v nvcc || echo /usr/local/cuda/bin/nvcc)
-build=build/gpu$([[ $portable == 1 ]] && echo -portable)
+build=${ATOM_GPU_BUILD_DIR:-build/gpu$([[ $portable == 1 ]] && echo -portable)}
 tuned=$([[ $portable == 1 ]] && echo OFF || echo ON)
 start=$(date +%s)
 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DATOM_ENABLE_CUDA=ON \
