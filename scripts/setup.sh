@@ -12,6 +12,7 @@ packages=(
   prometheus-cpp-dev         # /metrics
   python3 python3-numpy
   clang libclang-rt-14-dev   # libFuzzer (the `fuzz` preset)
+  chromium                   # headless browser for the chat-page e2e test
 )
 
 missing=()
@@ -34,5 +35,11 @@ fi
 if ! python3 -c "import numpy" 2>/dev/null; then
   echo "setup: installing numpy for $(command -v python3)"
   python3 -m pip install --quiet "numpy>=1.24"
+fi
+# The server's end-to-end tests drive it with the official OpenAI client (pinned: the tests check
+# its behaviour).
+if ! python3 -c "import openai, sys; sys.exit(openai.__version__ != '3.57.0')" 2>/dev/null; then
+  echo "setup: installing openai 3.57.0 for $(command -v python3)"
+  python3 -m pip install --quiet "openai==3.57.0"
 fi
 echo "setup: done"

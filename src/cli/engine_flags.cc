@@ -20,6 +20,9 @@ void AddEngineFlags(CLI::App* cmd, EngineFlags& f) {
   cmd->add_option("--kv-cache-memory", f.kv_cache_memory_gib,
                   "GiB of memory for the KV cache (CPU backend)")
       ->check(CLI::PositiveNumber);
+  cmd->add_option("--max-pending-requests", f.max_pending_requests,
+                  "Requests queued or running at most; beyond, new ones are refused (HTTP 503)")
+      ->check(CLI::PositiveNumber);
 }
 
 EngineConfig MakeEngineConfig(const EngineFlags& f, const ModelConfig& model,
@@ -31,6 +34,7 @@ EngineConfig MakeEngineConfig(const EngineFlags& f, const ModelConfig& model,
   c.max_model_len = f.max_model_len;
   c.block_size = f.block_size;
   c.enable_prefix_caching = f.enable_prefix_caching;
+  c.max_pending_requests = f.max_pending_requests;
   c.kv_cache_bytes = uint64_t(f.kv_cache_memory_gib * double(uint64_t(1) << 30));
   const std::vector<int64_t>& eos =
       generation.eos_token_ids.empty() ? model.eos_token_ids : generation.eos_token_ids;

@@ -16,6 +16,7 @@ struct EngineFlags {
   bool enable_prefix_caching = true;
   bool enable_chunked_prefill = true;
   double kv_cache_memory_gib = 4.0;
+  int max_pending_requests = 4096;
 };
 
 void AddEngineFlags(CLI::App* cmd, EngineFlags& flags);

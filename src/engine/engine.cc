@@ -12,9 +12,12 @@ namespace atom {
 
 const char* FinishReasonName(FinishReason r) {
   switch (r) {
-    case FinishReason::kStop: return "stop";
-    case FinishReason::kLength: return "length";
-    case FinishReason::kAbort: return "abort";
+    case FinishReason::kStop:
+      return "stop";
+    case FinishReason::kLength:
+      return "length";
+    case FinishReason::kAbort:
+      return "abort";
   }
   return "?";
 }
@@ -25,10 +28,10 @@ struct Engine::Request {
   SamplingParams params;
   OutputCallback callback;
   RequestOptions options;
-  uint64_t seed = 0;        // params.seed, or drawn at admission
-  int64_t max_tokens = 0;   // resolved against max_model_len
-  int unfinished = 0;       // sequences not finished yet
-  bool forked = false;      // the n - 1 siblings of sequence 0 exist
+  uint64_t seed = 0;       // params.seed, or drawn at admission
+  int64_t max_tokens = 0;  // resolved against max_model_len
+  int unfinished = 0;      // sequences not finished yet
+  bool forked = false;     // the n - 1 siblings of sequence 0 exist
   bool aborted = false;
   std::vector<int64_t> seq_ids;
 };
@@ -42,10 +45,10 @@ struct Engine::SeqState {
   std::vector<SampleResult> prompt_logprobs;  // collected over prefill chunks
   std::vector<float> logits;                  // RequestOptions::return_logits, not yet reported
   int64_t logits_rows = 0;
-  int64_t logits_next_position = 0;           // positions before it were reported (preemption
-                                              // recomputes them; they are not sent twice)
-  int64_t cached_prompt_tokens = -1;          // -1 until first admitted
-  bool reported = false;                      // the first output went out
+  int64_t logits_next_position = 0;   // positions before it were reported (preemption
+                                      // recomputes them; they are not sent twice)
+  int64_t cached_prompt_tokens = -1;  // -1 until first admitted
+  bool reported = false;              // the first output went out
 };
 
 Engine::Engine(Model& model, const Tokenizer* tokenizer, EngineConfig config)
@@ -69,9 +72,10 @@ StatusOr<std::unique_ptr<Engine>> Engine::Create(Model& model, const Tokenizer* 
     return InvalidArgument("max_num_batched_tokens must be positive");
   if (!config.scheduler.enable_chunked_prefill &&
       config.scheduler.max_num_batched_tokens < config.max_model_len)
-    return InvalidArgument("without chunked prefill, max_num_batched_tokens ({}) must be at "
-                           "least max_model_len ({}) so every prompt fits in one step",
-                           config.scheduler.max_num_batched_tokens, config.max_model_len);
+    return InvalidArgument(
+        "without chunked prefill, max_num_batched_tokens ({}) must be at "
+        "least max_model_len ({}) so every prompt fits in one step",
+        config.scheduler.max_num_batched_tokens, config.max_model_len);
   if (config.num_kv_blocks <= 0) {
     const uint64_t per_block = KvCache::BlockBytes(model.kv_cache_spec(), config.block_size);
     // Never more than every running sequence at full length could use.
@@ -107,9 +111,9 @@ StatusOr<int64_t> Engine::AddRequest(std::vector<int32_t> prompt, SamplingParams
                                           config_.max_model_len - len);
   // A sequence that could never fit the whole cache would wait forever.
   if (blocks_.BlocksFor(len + request->max_tokens) > blocks_.num_blocks())
-    return ResourceExhausted("prompt + max_tokens = {} tokens exceed the KV cache ({} tokens)",
-                             len + request->max_tokens,
-                             int64_t(blocks_.num_blocks()) * config_.block_size);
+    return InvalidArgument(
+        "max_tokens: prompt + max_tokens = {} tokens exceed the KV cache ({} tokens)",
+        len + request->max_tokens, int64_t(blocks_.num_blocks()) * config_.block_size);
   if (pending_requests_.fetch_add(1) >= config_.max_pending_requests) {
     pending_requests_.fetch_sub(1);
     return ResourceExhausted("too many pending requests ({})", config_.max_pending_requests);
@@ -163,8 +167,8 @@ void Engine::TakeInbox() {
     if (r->params.has_penalties()) s->penalties = PenaltyState(r->prompt);
     if (tokenizer_ != nullptr) {
       s->detokenizer = std::make_unique<IncrementalDetokenizer>(*tokenizer_);
-      s->stop_strings = std::make_unique<StopStringMatcher>(
-          r->params.stop, r->params.include_stop_str_in_output);
+      s->stop_strings =
+          std::make_unique<StopStringMatcher>(r->params.stop, r->params.include_stop_str_in_output);
     }
     r->unfinished = 1;  // siblings are added when sequence 0 forks
     r->seq_ids.push_back(s->seq.id);
@@ -224,8 +228,8 @@ void Engine::AcceptToken(SeqState& s, const SampleResult& sample, RequestOutput*
 
   const bool is_stop_id =
       std::count(r.params.stop_token_ids.begin(), r.params.stop_token_ids.end(), token) > 0 ||
-      (!r.params.ignore_eos && std::count(config_.eos_token_ids.begin(),
-                                          config_.eos_token_ids.end(), token) > 0);
+      (!r.params.ignore_eos &&
+       std::count(config_.eos_token_ids.begin(), config_.eos_token_ids.end(), token) > 0);
   if (s.detokenizer) {
     const bool hide = is_stop_id || (r.params.skip_special_tokens && tokenizer_->IsSpecial(token));
     if (!hide) {
@@ -306,9 +310,9 @@ StatusOr<bool> Engine::Step() {
   for (size_t i = 0; i < step.scheduled.size(); ++i) {
     SeqState& s = *seqs_.at(step.scheduled[i].seq->id);
     if (s.cached_prompt_tokens < 0) s.cached_prompt_tokens = s.seq.num_computed;
-    all_rows[i] = (s.request->params.prompt_logprobs.has_value() && !s.reported &&
-                   s.seq.in_prefill()) ||
-                  s.request->options.return_logits;
+    all_rows[i] =
+        (s.request->params.prompt_logprobs.has_value() && !s.reported && s.seq.in_prefill()) ||
+        s.request->options.return_logits;
     if (s.seq.in_prefill()) loop_stats_.prompt_tokens_computed += step.scheduled[i].num_tokens;
   }
   ATOM_ASSIGN_OR_RETURN(StepLogits logits, runner_.Run(step, all_rows));
@@ -417,9 +421,8 @@ void Engine::LoopMain() {
   for (;;) {
     {
       std::unique_lock<std::mutex> lock(inbox_mutex_);
-      inbox_cv_.wait(lock, [&] {
-        return stopping_ || busy || !inbox_.empty() || !aborts_.empty();
-      });
+      inbox_cv_.wait(lock,
+                     [&] { return stopping_ || busy || !inbox_.empty() || !aborts_.empty(); });
       if (stopping_) return;
     }
     StatusOr<bool> more = Step();

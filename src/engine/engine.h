@@ -69,8 +69,9 @@ class Engine {
   Engine& operator=(const Engine&) = delete;
 
   // Queues a request. Errors (nothing queued): invalid params (naming the field), an empty
-  // prompt, token ids outside the vocabulary, a prompt of max_model_len tokens or more, stop
-  // strings without a tokenizer, too many pending requests (kResourceExhausted).
+  // prompt, token ids outside the vocabulary, a prompt of max_model_len tokens or more, a prompt
+  // + max_tokens that no KV cache state could hold, stop strings without a tokenizer; too many
+  // pending requests is kResourceExhausted (retry later).
   StatusOr<int64_t> AddRequest(std::vector<int32_t> prompt, SamplingParams params,
                                OutputCallback callback, RequestOptions options = {});
   // The same for a text prompt, encoded (as ordinary text: special-token strings stay text) in the

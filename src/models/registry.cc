@@ -6,6 +6,7 @@
 #include <fmt/ranges.h>
 
 #include "core/logging.h"
+#include "models/corpus_lookup.h"
 #include "models/gpt_oss.h"
 
 namespace atom {
@@ -23,6 +24,7 @@ struct Entry {
 // Every architecture atom.cpp runs. Adding a model is one line here plus its file.
 constexpr Entry kModels[] = {
     {"GptOssForCausalLM", CreateGptOss},
+    {"CorpusLookupForCausalLM", CreateCorpusLookup},  // a test model (see corpus_lookup.h)
 };
 
 }  // namespace

@@ -109,6 +109,26 @@ class ServeTest(unittest.TestCase):
         whole = json.loads(request("POST", "/v1/chat/completions", CHAT)[1])
         self.assertEqual(streamed, whole["choices"][0]["message"]["content"] or "")
 
+    def test_curl_sse_framing(self):
+        """curl -N, as users run it: every event is one `data: ` line and a blank line, the
+        stream ends with `data: [DONE]`, and the chunks arrive as separate events."""
+        for path, body in [("/v1/chat/completions", dict(CHAT, stream=True)),
+                           ("/v1/completions", {"prompt": "hello", "max_tokens": 5,
+                                                "stream": True})]:
+            out = subprocess.run(
+                ["curl", "-sSN", "--fail-with-body", "-i", f"http://127.0.0.1:{PORT}{path}",
+                 "-H", f"Authorization: Bearer {KEY}", "-H", "Content-Type: application/json",
+                 "-d", json.dumps(body)], capture_output=True, timeout=60, check=True)
+            head, _, stream = out.stdout.decode().partition("\r\n\r\n")
+            self.assertIn("content-type: text/event-stream", head.lower())
+            self.assertIn("transfer-encoding: chunked", head.lower())
+            events = stream.split("\n\n")
+            self.assertEqual(events[-2:], ["data: [DONE]", ""], path)
+            for e in events[:-2]:
+                self.assertTrue(e.startswith("data: {") and "\n" not in e, e)
+                json.loads(e[len("data: "):])
+            self.assertGreater(len(events), 4, path)
+
     def test_completions_prompt_forms(self):
         for prompt in ["hello", ["hello", "world"], [24912, 2375], [[24912], [2375, 11]]]:
             status, body = request("POST", "/v1/completions",
