@@ -3,11 +3,14 @@
 
 #include <csignal>
 #include <filesystem>
+#include <optional>
 
 #include "cli/commands.h"
 #include "cli/engine_flags.h"
 #include "cli/tokenizer_source.h"
 #include "core/logging.h"
+#include "core/open_file_limit.h"
+#include "core/progress.h"
 #include "models/registry.h"
 #include "server/api_server.h"
 
@@ -40,6 +43,7 @@ int RunServe(const ServeOptions& o) {
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  RaiseOpenFileLimit();  // one descriptor per client connection; 1024+ clients need more
 
   ApiServerOptions options;
   options.http.host = o.host;
@@ -55,7 +59,15 @@ int RunServe(const ServeOptions& o) {
   (*server)->Start();
 
   ATOM_LOG_INFO("loading {}", o.model_dir);
-  auto model = LoadModel(o.model_dir);
+  std::optional<Progress> progress;
+  LoadOptions load;
+  load.prefault = true;
+  load.progress = [&progress](uint64_t done, uint64_t total) {
+    if (!progress) progress.emplace("loading weights", total);
+    progress->Update(done);
+  };
+  auto model = LoadModel(o.model_dir, load);
+  if (progress) progress->Finish();
   if (!model.ok()) return Fail(model.status());
   for (const ops::KernelChoice& k : (*model)->kernel_choices())
     ATOM_LOG_INFO("kernel {:<16} {:<14} {}", k.op, k.variant, k.reason);

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -198,6 +200,26 @@ std::vector<std::string> Checkpoint::Names() const {
 std::string Checkpoint::FileOf(std::string_view name) const {
   const auto it = tensors_.find(name);
   return it == tensors_.end() ? std::string() : file_names_[it->second.file];
+}
+
+void Checkpoint::Prefault(
+    const std::function<void(uint64_t done, uint64_t total)>& progress) const {
+  constexpr uint64_t kChunk = uint64_t(64) << 20;
+  const uint64_t page = uint64_t(sysconf(_SC_PAGESIZE));
+  uint64_t total = 0, done = 0;
+  for (const auto& f : files_) total += f->size();
+  for (const auto& f : files_) {
+    const uint8_t* base = f->data();
+    madvise(const_cast<uint8_t*>(base), f->size(), MADV_WILLNEED);
+    for (uint64_t begin = 0; begin < f->size(); begin += kChunk) {
+      const uint64_t end = std::min(f->size(), begin + kChunk);
+      uint8_t sink = 0;
+      for (uint64_t i = begin; i < end; i += page) sink ^= base[i];
+      asm volatile("" : : "r"(sink));  // keeps the reads
+      done += end - begin;
+      if (progress) progress(done, total);
+    }
+  }
 }
 
 }  // namespace atom

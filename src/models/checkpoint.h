@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -54,6 +55,10 @@ class Checkpoint {
   size_t num_files() const { return files_.size(); }
   // The file name (not path) holding tensor `name`, or "" if there is none.
   std::string FileOf(std::string_view name) const;
+
+  // Reads every mapped page once, so that the first forward pass does not wait on the disk;
+  // `progress` (optional) is told the bytes read so far of the total, often.
+  void Prefault(const std::function<void(uint64_t done, uint64_t total)>& progress) const;
 
   // Thread-safety: all const methods are safe to call concurrently.
 

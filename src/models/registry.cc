@@ -1,9 +1,9 @@
 #include "models/registry.h"
 
-#include <algorithm>
-
 #include <fmt/format.h>
 #include <fmt/ranges.h>
+
+#include <algorithm>
 
 #include "core/logging.h"
 #include "models/corpus_lookup.h"
@@ -13,8 +13,7 @@ namespace atom {
 
 namespace {
 
-using Factory = StatusOr<std::unique_ptr<Model>> (*)(ModelConfig, Checkpoint,
-                                                     ops::KernelSelection);
+using Factory = StatusOr<std::unique_ptr<Model>> (*)(ModelConfig, Checkpoint, ops::KernelSelection);
 
 struct Entry {
   std::string_view architecture;
@@ -42,11 +41,12 @@ StatusOr<std::unique_ptr<Model>> LoadModel(const std::string& dir, const LoadOpt
   for (const Entry& e : kModels)
     if (e.architecture == config.architecture) entry = &e;
   if (entry == nullptr)
-    return Unimplemented("{}/config.json: architecture \"{}\" is not supported; supported: {}",
-                         dir, config.architecture, fmt::join(SupportedArchitectures(), ", "));
+    return Unimplemented("{}/config.json: architecture \"{}\" is not supported; supported: {}", dir,
+                         config.architecture, fmt::join(SupportedArchitectures(), ", "));
   ATOM_ASSIGN_OR_RETURN(ops::KernelSelection kernels,
                         ops::SelectKernels(options.kernel_context, options.env));
   ATOM_ASSIGN_OR_RETURN(Checkpoint checkpoint, Checkpoint::Open(dir));
+  if (options.prefault) checkpoint.Prefault(options.progress);
   return entry->create(std::move(config), std::move(checkpoint), std::move(kernels));
 }
 

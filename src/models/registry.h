@@ -1,6 +1,7 @@
 // The model registry: architectures by their Hugging Face `architectures` name.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -15,6 +16,10 @@ namespace atom {
 struct LoadOptions {
   ops::KernelContext kernel_context;
   ops::EnvLookup env = ops::ProcessEnv();  // where ATOM_<OP>_KERNEL overrides are read
+  // Reads the whole checkpoint into memory before building the model, telling `progress` (if
+  // set) the bytes read of the total: a server is then ready when it says it is.
+  bool prefault = false;
+  std::function<void(uint64_t done, uint64_t total)> progress;
 };
 
 // Architecture names with a registered model, sorted.
@@ -23,7 +28,6 @@ std::vector<std::string> SupportedArchitectures();
 // Loads config.json and the checkpoint in `dir` and builds the model its architecture names.
 // An unknown architecture is an error listing the supported ones; a tensor missing from the
 // checkpoint or disagreeing with the config is an error naming the tensor and its file.
-StatusOr<std::unique_ptr<Model>> LoadModel(const std::string& dir,
-                                           const LoadOptions& options = {});
+StatusOr<std::unique_ptr<Model>> LoadModel(const std::string& dir, const LoadOptions& options = {});
 
 }  // namespace atom

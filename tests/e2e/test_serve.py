@@ -6,6 +6,7 @@ import argparse
 import http.client
 import json
 import os
+import random
 import re
 import signal
 import socket
@@ -166,11 +167,29 @@ class ServeTest(unittest.TestCase):
         self.assertEqual(request("POST", "/v1/chat/completions", CHAT)[0], 200)
 
     def test_garbage_does_not_take_the_server_down(self):
-        for junk in [b"\x00\xff" * 100, b"GET / HTTP/1.1\r\nX: " + b"a" * 200000 + b"\r\n\r\n",
-                     b"POST /v1/completions HTTP/1.1\r\nContent-Length: 10\r\n\r\n{\xc3\x28"]:
+        junk = [b"\x00\xff" * 100,                                     # random bytes
+                bytes(random.Random(1).randrange(256) for _ in range(5000)),
+                b"GET / HTTP/1.1\r\nX: " + b"a" * 200000 + b"\r\n\r\n",  # a huge header
+                b"GARBAGE /\x01 HTTP/9.9\r\n\r\n",                        # malformed request line
+                b"POST /v1/completions HTTP/1.1\r\nContent-Length: 10\r\n\r\n{\xc3\x28",
+                b"POST /v1/completions HTTP/1.1\r\nContent-Length: -5\r\n\r\n"]
+        for data in junk:
             s = socket.create_connection(("127.0.0.1", PORT))
-            s.sendall(junk)
+            s.sendall(data)
             s.close()
+        # Requests sent halfway and held open do not block anyone else.
+        held = []
+        for i in range(50):
+            s = socket.create_connection(("127.0.0.1", PORT))
+            s.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nContent-Length: 1000\r\n\r\n{\"mes")
+            held.append(s)
+        self.assertEqual(request("POST", "/v1/chat/completions", CHAT)[0], 200)
+        for s in held:
+            s.close()
+        # Invalid UTF-8 inside a JSON string is a 400 naming the field, not a crash.
+        body = b'{"messages": [{"role": "user", "content": "\xff\xfe"}], "max_tokens": 2}'
+        status, text = request("POST", "/v1/chat/completions", body)
+        self.assertEqual(status, 400, text)
         self.assertEqual(request("POST", "/v1/chat/completions", CHAT)[0], 200)
 
 
