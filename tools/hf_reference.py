@@ -1,0 +1,87 @@
+#!/usr/bin/env python3
+"""Hugging Face reference logits for any gpt-oss checkpoint, in the fixtures' format.
+
+Run on the GPU machine (torch + transformers are there). With --synth it first writes the
+checkpoint with `atom synth` (e.g. gpt-oss-20b shapes with 2 layers), so real-dimension models
+can be checked against transformers the way tests/data/gpt-oss-tiny-* are:
+
+  tools/hf_reference.py --atom build/gpu/atom --synth "--preset 20b --layers 2 --seed 1" \
+      --out /tmp/ref-20b-2l
+
+writes OUT/model (the checkpoint), OUT/reference_logits.safetensors (float32 `caseN.prompt_logits`
+[L, vocab] at every prompt position, `caseN.full_logits` [L + G, vocab] at every position of
+prompt + greedy continuation) and OUT/cases.json (prompt ids, the G greedy ids,
+min_top1_margin), exactly as the fixtures' README describes. transformers runs GptOssForCausalLM
+with eager attention in float32 on the GPU; MXFP4 experts are read through
+Mxfp4Config(dequantize=True).
+"""
+import argparse
+import json
+import os
+import shlex
+import subprocess
+
+import torch
+from safetensors.torch import save_file
+from transformers import AutoConfig, GptOssForCausalLM, Mxfp4Config
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", required=True, help="output folder")
+    parser.add_argument("--model", help="an existing checkpoint folder (default: OUT/model)")
+    parser.add_argument("--atom", help="the atom binary, for --synth")
+    parser.add_argument("--synth", help="arguments of `atom synth --arch gpt-oss` (quoted)")
+    parser.add_argument("--prompt-lens", default="1,7,130,300",
+                        help="prompt lengths; random ids, one case each")
+    parser.add_argument("--generate", type=int, default=16, help="greedy tokens per case")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+
+    model_dir = args.model or os.path.join(args.out, "model")
+    os.makedirs(args.out, exist_ok=True)
+    if args.synth:
+        if not os.path.exists(os.path.join(model_dir, "config.json")):
+            subprocess.run([args.atom, "--log-level", "warn", "synth", "--arch", "gpt-oss",
+                            *shlex.split(args.synth), "--out", model_dir], check=True)
+
+    config = AutoConfig.from_pretrained(model_dir)
+    kwargs = {"attn_implementation": "eager", "dtype": torch.float32}
+    if getattr(config, "quantization_config", None):
+        kwargs["quantization_config"] = Mxfp4Config(dequantize=True)
+    model = GptOssForCausalLM.from_pretrained(model_dir, **kwargs).to("cuda").eval()
+
+    gen = torch.Generator().manual_seed(args.seed)
+    vocab = config.vocab_size
+    tensors, cases = {}, []
+    for i, length in enumerate(int(x) for x in args.prompt_lens.split(",")):
+        # Ordinary tokens only (the o200k specials start at 199998).
+        prompt = torch.randint(0, min(vocab, 199998), (length,), generator=gen).tolist()
+        with torch.no_grad():
+            ids = torch.tensor([prompt], device="cuda")
+            prompt_logits = model(ids).logits[0].float().cpu()
+            out = model.generate(ids, max_new_tokens=args.generate, do_sample=False,
+                                 min_new_tokens=args.generate, eos_token_id=None, pad_token_id=0)
+            greedy = out[0, length:].tolist()
+            full_logits = model(out).logits[0].float().cpu()
+        top2 = torch.topk(full_logits[length - 1:-1], 2, dim=-1).values
+        tensors[f"case{i}.prompt_logits"] = prompt_logits.contiguous()
+        tensors[f"case{i}.full_logits"] = full_logits.contiguous()
+        cases.append({"name": f"random{length}", "prompt_ids": prompt, "greedy_ids": greedy,
+                      "min_top1_margin": float((top2[:, 0] - top2[:, 1]).min())})
+        print(f"case{i}: {length} prompt tokens, greedy {greedy[:8]}..., "
+              f"min top-1 margin {cases[-1]['min_top1_margin']:.4g}", flush=True)
+
+    save_file(tensors, os.path.join(args.out, "reference_logits.safetensors"))
+    import transformers
+    with open(os.path.join(args.out, "cases.json"), "w") as f:
+        json.dump({"generator": "tools/hf_reference.py", "model": os.path.abspath(model_dir),
+                   "transformers_version": transformers.__version__,
+                   "torch_version": torch.__version__, "seed": args.seed, "cases": cases}, f,
+                  indent=1)
+    print(f"wrote {args.out}/reference_logits.safetensors and cases.json")
+
+
+if __name__ == "__main__":
+    main()
