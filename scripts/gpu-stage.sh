@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Stages a git worktree's sources for a GPU-machine run from another worktree: the device tool
 # sends only the main checkout, so a helper working in its own worktree copies its tree (tracked
-# and untracked-but-not-ignored files, less the big model fixtures) into the main checkout's
+# and untracked-but-not-ignored files, less the tiny model fixtures) into the main checkout's
 # git-ignored .wt/NAME and names that folder in the run's `carry`:
 #
 #   scripts/gpu-stage.sh NAME        # from the worktree; prints the staged folder
@@ -18,6 +18,6 @@ rm -rf "$dest"
 mkdir -p "$dest"
 cd "$src"
 git ls-files -z --cached --others --exclude-standard |
-  grep -zv -e '^tests/data/gpt-oss-tiny-' -e '^tests/data/tokenizer/o200k_base.tiktoken$' |
+  grep -zv -e '^tests/data/gpt-oss-tiny-' |
   xargs -0 cp --parents -t "$dest" 2>/dev/null || true
 echo "$dest ($(du -sh "$dest" | cut -f1))"

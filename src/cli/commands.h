@@ -14,6 +14,7 @@ void AddTokenizeCommands(CLI::App& app, int& exit_code);  // tokenize, detokeniz
 void AddRenderCommand(CLI::App& app, int& exit_code);
 void AddServeCommand(CLI::App& app, int& exit_code);
 void AddSynthCommand(CLI::App& app, int& exit_code);
+void AddBenchCommand(CLI::App& app, int& exit_code);  // bench serve
 
 // The model served when none is named: the tiny gpt-oss checkpoint bundled with the sources.
 std::string DefaultModelDir();

@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
   atom::cli::AddRenderCommand(app, exit_code);
   atom::cli::AddServeCommand(app, exit_code);
   atom::cli::AddSynthCommand(app, exit_code);
+  atom::cli::AddBenchCommand(app, exit_code);
   CLI11_PARSE(app, argc, argv);
   return exit_code;
 }

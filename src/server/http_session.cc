@@ -307,6 +307,12 @@ void HttpSession::OnMonitor(error_code ec, size_t n) {
       return;
     case Phase::kResponding:
       if (ec == asio::error::operation_aborted) return;
+      if (ec == asio::error::eof && ResponseFullyQueued() && !writing_.empty()) {
+        // The client read what it wanted and left while the last write is in flight: let the
+        // write finish (the response is then logged as complete), then close.
+        peer_closed_ = true;
+        return;
+      }
       if (ec) {
         Close(ec == asio::error::eof ? "client closed" : ec.message());
         return;
@@ -316,6 +322,11 @@ void HttpSession::OnMonitor(error_code ec, size_t n) {
     default:
       return;
   }
+}
+
+bool HttpSession::ResponseFullyQueued() const {
+  std::lock_guard lock(mu_);
+  return response_ == Response::kEnded && out_.empty();
 }
 
 void HttpSession::FinishResponse() {
@@ -334,7 +345,9 @@ void HttpSession::FinishResponse() {
   if (finished_seq_ == seq) return;
   finished_seq_ = seq;
   LogAccess("");
-  if (!keep_alive) {
+  if (peer_closed_) {
+    Close("client closed");
+  } else if (!keep_alive) {
     GracefulClose();
   } else if (read_pending_) {
     // The monitor read returns (cancelled, or with pipelined bytes) and then reads the next one.

@@ -76,6 +76,8 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   void DoWrite();
   void OnWrite(boost::system::error_code ec, size_t n);
   void FinishResponse();
+  // The handler has ended the response and every byte of it is written or being written.
+  bool ResponseFullyQueued() const;
   void SendError(int status, std::string_view message);
   void GracefulClose();
   void StartDrain();
@@ -100,8 +102,9 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   uint64_t timer_gen_ = 0;
   bool timed_out_ = false;
   bool read_pending_ = false;
-  bool counted_ = false;  // counted in state_->active
-  std::string writing_;   // bytes of the write in flight
+  bool peer_closed_ = false;  // EOF seen while the response's last write was in flight
+  bool counted_ = false;      // counted in state_->active
+  std::string writing_;       // bytes of the write in flight
   std::string remote_;
   std::string method_ = "-";
   std::string target_ = "-";
