@@ -4,13 +4,15 @@
 //     with BM_DeviceCopy (the device's copy bandwidth, bytes read + written).
 //   BM_Prefill/tokens/window: one fresh sequence; TFLOP/s counts 4·d FLOPs per (query head,
 //     visible key) pair (QKᵀ and PV).
-// Times are CUDA events around 10 launches (30 such iterations, fixed so that the large caches
-// are built once per configuration); the caches rotate over several disjoint sets of
-// physical blocks when one set would fit in L2.
+// Times are CUDA events around a CUDA graph of at least 10 calls (30 such iterations, fixed so
+// that the large caches are built once per configuration); the calls rotate over several
+// disjoint sets of physical blocks when one set would fit in L2. host_us: the host cost of one
+// call made directly (no graph).
 #include <benchmark/benchmark.h>
 #include <cuda_runtime.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <numeric>
@@ -78,6 +80,7 @@ StatusOr<DeviceBuffer> UploadVector(const std::vector<T>& host) {
 struct Step {
   std::vector<int> num_query, context;  // per sequence; queries are the last positions
   int head_dim = 64, window = 0;
+  int force_splits = 0;  // > 0: kDecodeSplitKv with this many splits instead of the plan's pick
 };
 
 // Runs one configuration: builds the caches (rotated sets), plans, times.
@@ -151,7 +154,10 @@ void RunStep(benchmark::State& state, const Step& step, double bytes, double flo
   shape.sliding_window = step.window;
   shape.max_query_len = max_query;
   shape.max_seq_len = max_context;
-  auto plan = PlanPagedAttention(Gpu(), shape);
+  auto plan = step.force_splits > 0
+                  ? PlanPagedAttentionWith(Gpu(), shape, PagedAttentionVariant::kDecodeSplitKv,
+                                           step.force_splits)
+                  : PlanPagedAttention(Gpu(), shape);
   BENCH_CHECK(plan.status());
   auto workspace = DeviceBuffer::Allocate(std::max<size_t>(plan->workspace_bytes, 16));
   BENCH_CHECK(workspace.status());
@@ -167,27 +173,52 @@ void RunStep(benchmark::State& state, const Step& step, double bytes, double flo
   args.seq_lens = static_cast<const int32_t*>(seq_lens_d->data());
   args.positions = static_cast<const int32_t*>(positions_d->data());
 
-  cudaEvent_t start, stop;
-  BENCH_CUDA(cudaEventCreate(&start));
-  BENCH_CUDA(cudaEventCreate(&stop));
+  cudaStream_t stream;
+  BENCH_CUDA(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
   int launch = 0;
   auto run = [&]() -> Status {
     args.block_tables = static_cast<const int32_t*>(tables[launch++ % sets].data());
-    return PagedAttention(args, *plan, workspace->data(), workspace->size(), nullptr);
+    return PagedAttention(args, *plan, workspace->data(), workspace->size(), stream);
   };
   for (int i = 0; i < 3; ++i) BENCH_CHECK(run());  // warm-up
-  BENCH_CUDA(cudaDeviceSynchronize());
+  BENCH_CUDA(cudaStreamSynchronize(stream));
+  // Host cost of one call (argument checks and launches), the GPU kept busy meanwhile.
+  const auto host_start = std::chrono::steady_clock::now();
+  for (int i = 0; i < kLaunchesPerIteration; ++i) BENCH_CHECK(run());
+  const double host_us =
+      std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - host_start)
+          .count() /
+      kLaunchesPerIteration;
+  BENCH_CUDA(cudaStreamSynchronize(stream));
+
+  // The timed unit: one CUDA graph of `launches` calls cycling through every cache set (as the
+  // engine replays its decode step), so launch gaps on the host do not count.
+  const int launches = std::max(kLaunchesPerIteration, sets);
+  cudaGraph_t graph;
+  cudaGraphExec_t exec;
+  BENCH_CUDA(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal));
+  for (int i = 0; i < launches; ++i) BENCH_CHECK(run());
+  BENCH_CUDA(cudaStreamEndCapture(stream, &graph));
+  BENCH_CUDA(cudaGraphInstantiate(&exec, graph, 0));
+  BENCH_CUDA(cudaGraphLaunch(exec, stream));
+  cudaEvent_t start, stop;
+  BENCH_CUDA(cudaEventCreate(&start));
+  BENCH_CUDA(cudaEventCreate(&stop));
   for (auto _ : state) {
-    BENCH_CUDA(cudaEventRecord(start));
-    for (int i = 0; i < kLaunchesPerIteration; ++i) BENCH_CHECK(run());
-    BENCH_CUDA(cudaEventRecord(stop));
+    BENCH_CUDA(cudaEventRecord(start, stream));
+    BENCH_CUDA(cudaGraphLaunch(exec, stream));
+    BENCH_CUDA(cudaEventRecord(stop, stream));
     BENCH_CUDA(cudaEventSynchronize(stop));
     float ms = 0;
     BENCH_CUDA(cudaEventElapsedTime(&ms, start, stop));
-    state.SetIterationTime(ms * 1e-3 / kLaunchesPerIteration);
+    state.SetIterationTime(ms * 1e-3 / launches);
   }
   cudaEventDestroy(start);
   cudaEventDestroy(stop);
+  cudaGraphExecDestroy(exec);
+  cudaGraphDestroy(graph);
+  cudaStreamDestroy(stream);
+  state.counters["host_us"] = host_us;
   state.SetLabel(fmt::format("{} splits={} rotate={}", PagedAttentionVariantName(plan->variant),
                              plan->num_splits, sets));
   if (bytes > 0)
@@ -215,6 +246,38 @@ BENCHMARK(BM_Decode)
     ->UseManualTime()
     ->Iterations(30)
     ->Unit(benchmark::kMicrosecond);
+
+// The split heuristic against neighbouring split counts (same batch shapes as BM_Decode).
+void BM_DecodeSplits(benchmark::State& state) {
+  Step step;
+  const int batch = int(state.range(0)), context = int(state.range(1));
+  step.force_splits = int(state.range(2));
+  step.num_query.assign(batch, 1);
+  step.context.assign(batch, context);
+  const double kv = 2.0 * batch * context * kKvHeads * step.head_dim * 2;
+  RunStep(state, step, kv, 0);
+}
+BENCHMARK(BM_DecodeSplits)
+    ->ArgNames({"batch", "context", "splits"})
+    ->ArgsProduct({{1}, {32768}, {16, 33, 132}})
+    ->ArgsProduct({{8}, {8192}, {4, 18}})
+    ->UseManualTime()
+    ->Iterations(30)
+    ->Unit(benchmark::kMicrosecond);
+
+// A mixed step: a 512-token prefill chunk continuing at position 7680 plus 63 decodes, all at
+// context 8192 (GB/s over the KV bytes every sequence must read once).
+void BM_Mixed(benchmark::State& state) {
+  Step step;
+  step.num_query.assign(64, 1);
+  step.num_query[0] = 512;
+  step.context.assign(64, 8192);
+  const double kv = 2.0 * 64 * 8192 * kKvHeads * step.head_dim * 2;
+  double pairs = 63.0 * 8192;
+  for (int p = 8192 - 512; p < 8192; ++p) pairs += p + 1;
+  RunStep(state, step, kv, 4.0 * pairs * kQHeads * step.head_dim);
+}
+BENCHMARK(BM_Mixed)->UseManualTime()->Iterations(30)->Unit(benchmark::kMicrosecond);
 
 void BM_Prefill(benchmark::State& state) {
   Step step;

@@ -665,10 +665,6 @@ StatusOr<PagedAttentionPlan> PlanPagedAttentionWith(const DeviceInfo& device,
   if (num_splits < 1 || num_splits > kMaxSplits)
     return InvalidArgument("paged attention: num_splits {} (1..{})", num_splits, kMaxSplits);
   const int limit = device.max_shared_memory_per_block_optin;
-  if (PickStages(DecodeSmemBytes, shape.head_dim, limit) == 0 ||
-      PickStages(PrefillSmemBytes, shape.head_dim, limit) == 0)
-    return InvalidArgument("paged attention: head_dim {} needs more shared memory than {} bytes",
-                           shape.head_dim, limit);
   PagedAttentionPlan plan;
   plan.variant = variant;
   plan.num_splits = variant == PagedAttentionVariant::kPrefillMma ? 1 : num_splits;
@@ -677,6 +673,28 @@ StatusOr<PagedAttentionPlan> PlanPagedAttentionWith(const DeviceInfo& device,
   if (plan.shape.max_seq_len <= 0)
     plan.shape.max_seq_len = shape.max_blocks_per_seq * shape.block_size;
   plan.workspace_bytes = PagedAttentionWorkspaceBytes(shape, plan.num_splits);
+  // Pipeline depth from the device's shared-memory limit; the kernels' dynamic shared-memory
+  // limit is raised here, once, so launches make no attribute calls.
+  if (variant != PagedAttentionVariant::kDecodeSplitKv) {
+    plan.prefill_stages = PickStages(PrefillSmemBytes, shape.head_dim, limit);
+    if (plan.prefill_stages == 0)
+      return InvalidArgument("paged attention: head_dim {} needs more shared memory than {}",
+                             shape.head_dim, limit);
+    ATOM_CUDA_RETURN_IF_ERROR(
+        cudaFuncSetAttribute(PrefillKernelFor(shape.head_dim, plan.prefill_stages),
+                             cudaFuncAttributeMaxDynamicSharedMemorySize,
+                             int(PrefillSmemBytes(shape.head_dim, plan.prefill_stages))));
+  }
+  if (variant != PagedAttentionVariant::kPrefillMma) {
+    plan.decode_stages = PickStages(DecodeSmemBytes, shape.head_dim, limit);
+    if (plan.decode_stages == 0)
+      return InvalidArgument("paged attention: head_dim {} needs more shared memory than {}",
+                             shape.head_dim, limit);
+    ATOM_CUDA_RETURN_IF_ERROR(
+        cudaFuncSetAttribute(DecodeKernelFor(shape.head_dim, plan.decode_stages),
+                             cudaFuncAttributeMaxDynamicSharedMemorySize,
+                             int(DecodeSmemBytes(shape.head_dim, plan.decode_stages))));
+  }
   return plan;
 }
 
@@ -739,11 +757,6 @@ Status PagedAttention(const PagedAttentionArgs& args, const PagedAttentionPlan& 
     return InvalidArgument("paged attention: workspace of {} bytes, the plan needs {}",
                            workspace ? workspace_bytes : 0, plan.workspace_bytes);
 
-  int device = 0, smem_limit = 0;
-  ATOM_CUDA_RETURN_IF_ERROR(cudaGetDevice(&device));
-  ATOM_CUDA_RETURN_IF_ERROR(
-      cudaDeviceGetAttribute(&smem_limit, cudaDevAttrMaxSharedMemoryPerBlockOptin, device));
-
   KernelParams kp{};
   kp.q = args.q;
   kp.k_cache = args.key_cache;
@@ -769,13 +782,11 @@ Status PagedAttention(const PagedAttentionArgs& args, const PagedAttentionPlan& 
 
   const bool run_prefill = plan.variant != PagedAttentionVariant::kDecodeSplitKv;
   const bool run_decode = plan.variant != PagedAttentionVariant::kPrefillMma;
+  if ((run_prefill && plan.prefill_stages == 0) || (run_decode && plan.decode_stages == 0))
+    return InvalidArgument("paged attention: plan not made by PlanPagedAttention");
   if (run_prefill) {
-    const int stages = PickStages(PrefillSmemBytes, s.head_dim, smem_limit);
-    if (stages == 0) return InvalidArgument("paged attention: shared memory limit {}", smem_limit);
-    const PrefillFn kernel = PrefillKernelFor(s.head_dim, stages);
-    const size_t smem = PrefillSmemBytes(s.head_dim, stages);
-    ATOM_CUDA_RETURN_IF_ERROR(
-        cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(smem)));
+    const PrefillFn kernel = PrefillKernelFor(s.head_dim, plan.prefill_stages);
+    const size_t smem = PrefillSmemBytes(s.head_dim, plan.prefill_stages);
     const int rows = kWarps * PrefillTilesPerWarp(s.head_dim) * 16;
     const int tokens_per_cta = rows / kp.group;
     const int max_q = std::max(1, std::min(s.max_query_len, s.num_tokens));
@@ -784,12 +795,8 @@ Status PagedAttention(const PagedAttentionArgs& args, const PagedAttentionPlan& 
     ATOM_RETURN_IF_ERROR(LastLaunchStatus("PagedAttention prefill kernel"));
   }
   if (run_decode) {
-    const int stages = PickStages(DecodeSmemBytes, s.head_dim, smem_limit);
-    if (stages == 0) return InvalidArgument("paged attention: shared memory limit {}", smem_limit);
-    const KernelFn kernel = DecodeKernelFor(s.head_dim, stages);
-    const size_t smem = DecodeSmemBytes(s.head_dim, stages);
-    ATOM_CUDA_RETURN_IF_ERROR(
-        cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(smem)));
+    const KernelFn kernel = DecodeKernelFor(plan.shape.head_dim, plan.decode_stages);
+    const size_t smem = DecodeSmemBytes(s.head_dim, plan.decode_stages);
     const dim3 grid(plan.num_splits, s.num_kv_heads, s.num_seqs);
     kernel<<<grid, kThreads, smem, stream>>>(kp);
     ATOM_RETURN_IF_ERROR(LastLaunchStatus("PagedAttention decode kernel"));

@@ -78,6 +78,8 @@ struct PagedAttentionPlan {
   int num_splits = 1;          // KV ranges per decode sequence (kDecodeSplitKv, kMixed)
   size_t workspace_bytes = 0;  // scratch the launch needs (0 when num_splits == 1)
   PagedAttentionShape shape;
+  int decode_stages = 0;   // cp.async pipeline depths picked for the device's shared memory
+  int prefill_stages = 0;  // (0: that kernel is not used)
 };
 
 // True when `variant` can run `shape` on a device of compute capability `sm_arch` (e.g. 90).
@@ -86,8 +88,10 @@ bool PagedAttentionSupports(PagedAttentionVariant variant, int sm_arch,
 
 // Picks the variant and the split count for `shape` on `device` (SM count and shared-memory
 // limit queried from the device): decodes only (max_query_len == 1) → kDecodeSplitKv; one
-// sequence → kPrefillMma; otherwise kMixed. Splits fill about two waves of CTAs, each split
-// keeping at least 256 keys. InvalidArgument names what is unsupported.
+// sequence → kPrefillMma; otherwise kMixed. Splits fill one wave of decode CTAs (occupancy
+// queried), each split keeping at least 256 keys. InvalidArgument names what is unsupported.
+// Call it with `device` current: it also raises the chosen kernels' shared-memory limit there
+// (a host call, once per plan), so launches themselves make none.
 StatusOr<PagedAttentionPlan> PlanPagedAttention(const DeviceInfo& device,
                                                 const PagedAttentionShape& shape);
 
