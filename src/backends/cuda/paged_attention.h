@@ -30,8 +30,9 @@
 // proportional to the window, not the context.
 //
 // Limits (InvalidArgument otherwise): head_dim 64 or 128; Hq % Hkv == 0; block_size >= 1 (any
-// value: pages are addressed per key row); q, caches and out 16-byte aligned. kDecodeSplitKv
-// needs group <= 16 (else kPrefillMma serves decodes too); kPrefillMma needs group <= 64.
+// value: pages are addressed per key row); q, caches and out 16-byte aligned; num_seqs <= 65535;
+// 1..256 splits. kDecodeSplitKv needs group <= 16 (else kPrefillMma serves decodes too);
+// kPrefillMma needs group <= 64. No Hopper-only (wgmma/TMA) variant yet: sm_90 runs these.
 //
 // The launchers do no host synchronisation and no allocation: they can be captured in a CUDA
 // graph. Split-KV scratch comes from the caller (PagedAttentionPlan::workspace_bytes). Grids
@@ -66,9 +67,10 @@ struct PagedAttentionShape {
   int max_blocks_per_seq = 0;
   int sliding_window = 0;  // > 0: window W; 0: full causal
   // Scheduler hints: the longest query (tokens of one sequence in this step) and the longest
-  // context (seq_len) in the batch. Upper bounds are fine (a graph bucket's maxima); they pick
-  // the variant and the number of KV splits, never correctness, except that max_query_len == 1
-  // promises every sequence has exactly one query token.
+  // context (seq_len) in the batch; a graph bucket's maxima are fine. max_query_len must be an
+  // upper bound (it sizes the prefill grid; 0 means num_tokens), and max_query_len == 1 promises
+  // every sequence has exactly one query token. max_seq_len only picks the number of KV splits
+  // (0 means max_blocks_per_seq · block_size); any value is correct.
   int max_query_len = 0;
   int max_seq_len = 0;
 };
