@@ -48,10 +48,10 @@ std::vector<int64_t> Sample(int64_t size, int64_t n) {
 }
 
 struct Operands {
-  int64_t tokens, in, out;
-  std::vector<uint16_t> x, weight, bias;  // bf16 bits; bias empty: none
+  int64_t tokens = 0, in = 0, out = 0;
+  std::vector<uint16_t> x = {}, weight = {}, bias = {};  // bf16 bits; bias empty: none
   DType bias_dtype = DType::kBF16;
-  DType out_dtype;
+  DType out_dtype = DType::kF32;
 };
 
 // Runs the layer on the device; checks all outputs finite and a sample against the reference.

@@ -164,7 +164,9 @@ void Check(const Case& c) {
       }
     }
     EXPECT_LE(k_off_by_one, compared / 1000 + 1);
-    if (compared > 10000) EXPECT_GT(saturated, 0) << "the test meant to reach saturation";
+    if (compared > 10000) {
+      EXPECT_GT(saturated, 0) << "the test meant to reach saturation";
+    }
   }
 
   const std::vector<float> got_q = Bf16ToFloats(Download<uint16_t>(d_q, T * hq * d));
