@@ -4,6 +4,7 @@
 // among sets larger than L2, so every launch reads DRAM. Small T is latency-bound: read the time.
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <random>
@@ -21,12 +22,16 @@
 namespace atom::cuda {
 namespace {
 
+using bench::RandomDevice;
 using bench::ReportRates;
 using bench::RotatingSets;
 using bench::TimeOnGpu;
+using bench::UploadVector;
 
 constexpr int64_t kVocab = 201088, kHidden = 2880, kQHeads = 64, kKvHeads = 8, kHeadDim = 64;
-constexpr int kBatch = 20;  // launches per timed iteration
+// Launches per captured graph: at least 20, and every rotating set once.
+int Batch(int sets) { return std::max(20, sets); }
+constexpr double kMinTime = 0.01;  // seconds of GPU time per case (wall: that times the batch)
 
 cudaStream_t Stream() {
   static cudaStream_t s = [] {
@@ -37,44 +42,18 @@ cudaStream_t Stream() {
   return s;
 }
 
-// Device memory of `bytes`, filled with random bf16 values in [-1, 1] (read as f32, pairs of them
-// are finite values of magnitude below 1 too). Never zeros: they can time faster than data.
-DeviceBuffer RandomDevice(size_t bytes) {
-  auto b = DeviceBuffer::Allocate(bytes);
-  if (!b.ok()) return {};
-  std::vector<uint16_t> host((bytes + 1) / 2);
-  uint64_t state = std::random_device{}();
-  for (auto& h : host) {
-    state = state * 6364136223846793005ull + 1442695040888963407ull;
-    const float f = float((state >> 40) & 0xFFFF) / 32768.0f - 1.0f;
-    uint32_t u;
-    std::memcpy(&u, &f, 4);
-    h = uint16_t(u >> 16);
-  }
-  cudaMemcpy(b->data(), host.data(), bytes, cudaMemcpyHostToDevice);
-  return std::move(b).value();
-}
-
-template <typename T>
-DeviceBuffer UploadVector(const std::vector<T>& v) {
-  auto b = DeviceBuffer::Allocate(v.size() * sizeof(T));
-  if (!b.ok()) return {};
-  cudaMemcpy(b->data(), v.data(), v.size() * sizeof(T), cudaMemcpyHostToDevice);
-  return std::move(b).value();
-}
-
 void BM_CopyCeiling(benchmark::State& state) {
   const size_t bytes = size_t(1) << 30;
   DeviceBuffer a = RandomDevice(bytes), b = RandomDevice(bytes);
-  TimeOnGpu(state, Stream(), 5, [&](int64_t) {
+  const double seconds = TimeOnGpu(state, Stream(), 5, [&](int64_t) {
     return CudaStatusOf(
         cudaMemcpyAsync(b.data(), a.data(), bytes, cudaMemcpyDeviceToDevice, Stream()),
         "cudaMemcpyAsync");
   });
-  ReportRates(state, 2.0 * bytes);
+  ReportRates(state, seconds, 2.0 * bytes);
   state.SetLabel(bench::DeviceName());
 }
-BENCHMARK(BM_CopyCeiling)->UseManualTime()->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_CopyCeiling)->UseManualTime()->MinTime(kMinTime)->Unit(benchmark::kMicrosecond);
 
 void BM_Embedding(benchmark::State& state) {
   const int64_t T = state.range(0);
@@ -85,19 +64,20 @@ void BM_Embedding(benchmark::State& state) {
   std::vector<int32_t> ids(sets * T);
   for (auto& id : ids) id = int32_t(rng() % kVocab);
   DeviceBuffer d_ids = UploadVector(ids), out = RandomDevice(size_t(sets) * T * kHidden * 4);
-  TimeOnGpu(state, Stream(), kBatch, [&](int64_t i) {
+  const double seconds = TimeOnGpu(state, Stream(), Batch(sets), [&](int64_t i) {
     const int64_t s = i % sets;
     return EmbeddingBf16(static_cast<const __nv_bfloat16*>(table.data()), kVocab, kHidden,
                          static_cast<const int32_t*>(d_ids.data()) + s * T, T,
                          static_cast<float*>(out.data()) + s * T * kHidden, Stream());
   });
-  ReportRates(state, bytes);
+  ReportRates(state, seconds, bytes);
 }
 BENCHMARK(BM_Embedding)
     ->Arg(1)
     ->Arg(256)
     ->Arg(4096)
     ->UseManualTime()
+    ->MinTime(kMinTime)
     ->Unit(benchmark::kMicrosecond);
 
 // range(1): 1 = residual += delta then norm; 0 = norm only.
@@ -110,7 +90,7 @@ void BM_FusedAddRmsNorm(benchmark::State& state) {
   // Repeated in-place adds of deltas in [-1, 1] make a random walk: the residual stays finite.
   DeviceBuffer residual = RandomDevice(rows * 4), delta = RandomDevice(rows * 4);
   DeviceBuffer gain = RandomDevice(kHidden * 2), out = RandomDevice(rows * 2);
-  TimeOnGpu(state, Stream(), kBatch, [&](int64_t i) {
+  const double seconds = TimeOnGpu(state, Stream(), Batch(sets), [&](int64_t i) {
     const int64_t s = i % sets;
     return FusedAddRmsNorm(
         static_cast<float*>(residual.data()) + s * T * kHidden,
@@ -118,12 +98,13 @@ void BM_FusedAddRmsNorm(benchmark::State& state) {
         static_cast<const __nv_bfloat16*>(gain.data()), 1e-5f, T, kHidden,
         static_cast<__nv_bfloat16*>(out.data()) + s * T * kHidden, Stream());
   });
-  ReportRates(state, bytes);
+  ReportRates(state, seconds, bytes);
 }
 BENCHMARK(BM_FusedAddRmsNorm)
     ->ArgsProduct({{1, 7, 256, 4096}, {1}})
     ->Args({4096, 0})
     ->UseManualTime()
+    ->MinTime(kMinTime)
     ->Unit(benchmark::kMicrosecond);
 
 // range(1): 0 = bf16 cache, 1 = fp8 cache.
@@ -149,7 +130,7 @@ void BM_RopeWriteKv(benchmark::State& state) {
   const size_t cache_bytes = size_t(sets) * T * kv_row * (fp8 ? 1 : 2);
   DeviceBuffer k_cache = RandomDevice(cache_bytes), v_cache = RandomDevice(cache_bytes);
   const RopeKvShape shape{T, int(kQHeads), int(kKvHeads), int(kHeadDim), sets * T};
-  TimeOnGpu(state, Stream(), kBatch, [&](int64_t i) {
+  const double seconds = TimeOnGpu(state, Stream(), Batch(sets), [&](int64_t i) {
     const int64_t s = i % sets;
     const auto* x = static_cast<const __nv_bfloat16*>(qkv.data()) + s * T * width;
     const auto* pos = static_cast<const int32_t*>(d_pos.data()) + s * T;
@@ -165,11 +146,12 @@ void BM_RopeWriteKv(benchmark::State& state) {
                            static_cast<__nv_bfloat16*>(k_cache.data()),
                            static_cast<__nv_bfloat16*>(v_cache.data()), Stream());
   });
-  ReportRates(state, bytes);
+  ReportRates(state, seconds, bytes);
 }
 BENCHMARK(BM_RopeWriteKv)
     ->ArgsProduct({{1, 256, 4096}, {0, 1}})
     ->UseManualTime()
+    ->MinTime(kMinTime)
     ->Unit(benchmark::kMicrosecond);
 
 // range(1): experts.
@@ -181,17 +163,18 @@ void BM_RouterTopK(benchmark::State& state) {
   DeviceBuffer logits = RandomDevice(size_t(sets) * T * experts * 4);
   DeviceBuffer indices = RandomDevice(size_t(sets) * T * k * 4);
   DeviceBuffer weights = RandomDevice(size_t(sets) * T * k * 4);
-  TimeOnGpu(state, Stream(), kBatch, [&](int64_t i) {
+  const double seconds = TimeOnGpu(state, Stream(), Batch(sets), [&](int64_t i) {
     const int64_t s = i % sets;
     return RouterTopK(static_cast<const float*>(logits.data()) + s * T * experts, T, experts, k,
                       static_cast<int32_t*>(indices.data()) + s * T * k,
                       static_cast<float*>(weights.data()) + s * T * k, Stream());
   });
-  ReportRates(state, bytes);
+  ReportRates(state, seconds, bytes);
 }
 BENCHMARK(BM_RouterTopK)
     ->ArgsProduct({{1, 256, 4096}, {32, 128}})
     ->UseManualTime()
+    ->MinTime(kMinTime)
     ->Unit(benchmark::kMicrosecond);
 
 // Greedy sampling over [B, 201,088] f32 logits.
@@ -203,14 +186,20 @@ void BM_ArgmaxRows(benchmark::State& state) {
   DeviceBuffer out = RandomDevice(size_t(sets) * B * 4);
   auto workspace = DeviceBuffer::Allocate(ArgmaxWorkspaceBytes(B));
   if (!workspace.ok()) return state.SkipWithError(workspace.status().ToString().c_str());
-  TimeOnGpu(state, Stream(), kBatch, [&](int64_t i) {
+  const double seconds = TimeOnGpu(state, Stream(), Batch(sets), [&](int64_t i) {
     const int64_t s = i % sets;
     return ArgmaxRows(static_cast<const float*>(logits.data()) + s * B * kVocab, B, kVocab, kVocab,
                       static_cast<int32_t*>(out.data()) + s * B, workspace->data(), Stream());
   });
-  ReportRates(state, bytes);
+  ReportRates(state, seconds, bytes);
 }
-BENCHMARK(BM_ArgmaxRows)->Arg(1)->Arg(64)->Arg(256)->UseManualTime()->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_ArgmaxRows)
+    ->Arg(1)
+    ->Arg(64)
+    ->Arg(256)
+    ->UseManualTime()
+    ->MinTime(kMinTime)
+    ->Unit(benchmark::kMicrosecond);
 
 }  // namespace
 }  // namespace atom::cuda

@@ -220,6 +220,39 @@ TEST(CudaLinear, CapturesIntoACudaGraph) {
   cudaStreamDestroy(stream);
 }
 
+// Tune() may pick another algorithm; every later call must still be right, and capture refused.
+TEST(CudaLinear, TunedPlansStayCorrect) {
+  auto linear = MakeLinear();
+  ASSERT_NE(linear, nullptr);
+  constexpr int64_t kIn = 2880, kOut = 5120;
+  Operands o{.in = kIn, .out = kOut, .out_dtype = DType::kBF16};
+  o.weight = RandomBf16(kOut * kIn).bits;
+  o.bias = RandomBf16(kOut).bits;
+  DeviceBuffer d_w = Upload(o.weight), d_b = Upload(o.bias);
+  for (int64_t T : {1, 64}) {
+    o.tokens = T;
+    o.x = RandomBf16(T * kIn).bits;
+    DeviceBuffer d_x = Upload(o.x), d_out = Poisoned<uint16_t>(T * kOut);
+    auto chosen =
+        linear->Tune(d_x.View(DType::kBF16, {T, kIn}), d_w.View(DType::kBF16, {kOut, kIn}),
+                     d_b.View(DType::kBF16, {kOut}), d_out.View(DType::kBF16, {T, kOut}), nullptr);
+    ATOM_ASSERT_OK(chosen.status());
+    std::printf("  T %ld: tuned candidate %d\n", long(T), *chosen);
+    Check(*linear, o, d_w, /*max_rows=*/16, /*max_cols=*/kOut);
+  }
+  cudaStream_t stream;
+  ATOM_ASSERT_CUDA(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
+  DeviceBuffer x = Poisoned<uint16_t>(kIn), out = Poisoned<uint16_t>(kOut);
+  ATOM_ASSERT_CUDA(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal));
+  auto refused = linear->Tune(x.View(DType::kBF16, {1, kIn}), d_w.View(DType::kBF16, {kOut, kIn}),
+                              Tensor(), out.View(DType::kBF16, {1, kOut}), stream);
+  cudaGraph_t graph = nullptr;
+  ATOM_ASSERT_CUDA(cudaStreamEndCapture(stream, &graph));
+  if (graph) cudaGraphDestroy(graph);
+  cudaStreamDestroy(stream);
+  EXPECT_EQ(refused.status().code(), StatusCode::kInvalidArgument);
+}
+
 TEST(CudaLinear, RejectsBadOperands) {
   auto linear = MakeLinear();
   ASSERT_NE(linear, nullptr);

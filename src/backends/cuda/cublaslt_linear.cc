@@ -3,7 +3,7 @@
 #include <cublasLt.h>
 
 #include <algorithm>
-#include <bit>
+#include <vector>
 
 #include "backends/cuda/bias_add.h"
 #include "backends/cuda/cuda_check.h"
@@ -41,8 +41,9 @@ bool OnDevice(const Tensor& t) { return t.device().type == DeviceType::kCuda; }
 struct CublasLtLinear::MatmulPlan {
   cublasLtMatmulDesc_t desc = nullptr;
   cublasLtMatrixLayout_t a = nullptr, b = nullptr, d = nullptr;
-  cublasLtMatmulAlgo_t algo{};
-  size_t workspace_bytes = 0;
+  // The heuristic's candidates, best first; `chosen` is the one Linear runs.
+  std::vector<cublasLtMatmulHeuristicResult_t> candidates;
+  int chosen = 0;
   bool fused_bias = false;  // bias through the epilogue; else AddBiasRows after the GEMM
 
   MatmulPlan() = default;
@@ -146,7 +147,7 @@ Status CublasLtLinear::BuildPlan(const Key& key, bool fuse_bias, const void* bia
   ATOM_CUBLAS_RETURN_IF_ERROR(cublasLtMatmulPreferenceCreate(&pref));
   const uint64_t max_workspace = workspace_.size();
   const uint32_t align_a = key.align_w, align_b = key.align_x, align_d = key.align_out;
-  cublasLtMatmulHeuristicResult_t result{};
+  cublasLtMatmulHeuristicResult_t results[kMaxCandidates] = {};
   int found = 0;
   cublasStatus_t s = cublasLtMatmulPreferenceSetAttribute(
       pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &max_workspace, sizeof(max_workspace));
@@ -163,8 +164,8 @@ Status CublasLtLinear::BuildPlan(const Key& key, bool fuse_bias, const void* bia
     s = cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES,
                                              &align_d, sizeof(align_d));
   if (s == CUBLAS_STATUS_SUCCESS)
-    s = cublasLtMatmulAlgoGetHeuristic(handle_, plan.desc, plan.a, plan.b, plan.d, plan.d, pref, 1,
-                                       &result, &found);
+    s = cublasLtMatmulAlgoGetHeuristic(handle_, plan.desc, plan.a, plan.b, plan.d, plan.d, pref,
+                                       kMaxCandidates, results, &found);
   cublasLtMatmulPreferenceDestroy(pref);
   if (s != CUBLAS_STATUS_SUCCESS) return CublasError(s, "cublasLtMatmulAlgoGetHeuristic");
   if (found == 0)
@@ -174,8 +175,13 @@ Status CublasLtLinear::BuildPlan(const Key& key, bool fuse_bias, const void* bia
         key.tokens, key.in, key.out, DTypeName(DType(key.out_dtype)),
         key.bias_dtype < 0 ? "no" : DTypeName(DType(key.bias_dtype)),
         fuse_bias ? " in the epilogue" : "");
-  plan.algo = result.algo;
-  plan.workspace_bytes = result.workspaceSize;
+  plan.candidates.clear();
+  for (int i = 0; i < found; ++i)
+    if (results[i].state == CUBLAS_STATUS_SUCCESS) plan.candidates.push_back(results[i]);
+  if (plan.candidates.empty())
+    return Unimplemented("linear: no usable cuBLASLt algorithm for T {} in {} out {}", key.tokens,
+                         key.in, key.out);
+  plan.chosen = 0;
   return OkStatus();
 }
 
@@ -206,24 +212,81 @@ StatusOr<bool> CublasLtLinear::FusesBias(const Tensor& x, const Tensor& weight, 
   return plan->fused_bias;
 }
 
+Status CublasLtLinear::Run(const MatmulPlan& plan, int algo, const Key& key, const Tensor& x,
+                           const Tensor& weight, const Tensor& bias, const Tensor& out,
+                           cudaStream_t stream) {
+  if (plan.fused_bias) {
+    const void* bias_ptr = bias.data();
+    ATOM_CUBLAS_RETURN_IF_ERROR(cublasLtMatmulDescSetAttribute(
+        plan.desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias_ptr, sizeof(bias_ptr)));
+  }
+  const float alpha = 1.0f, beta = 0.0f;
+  const cublasLtMatmulHeuristicResult_t& c = plan.candidates[algo];
+  ATOM_CUBLAS_RETURN_IF_ERROR(cublasLtMatmul(
+      handle_, plan.desc, &alpha, weight.data(), plan.a, x.data(), plan.b, &beta, out.data(),
+      plan.d, out.data(), plan.d, &c.algo, workspace_.data(), c.workspaceSize, stream));
+  if (bias.defined() && !plan.fused_bias)
+    return AddBiasRows(out.data(), out.dtype() == DType::kBF16, key.ld_out, bias.data(),
+                       bias.dtype() == DType::kBF16, key.tokens, key.out, stream);
+  return OkStatus();
+}
+
 Status CublasLtLinear::Linear(const Tensor& x, const Tensor& weight, const Tensor& bias,
                               const Tensor& out, cudaStream_t stream) {
   ATOM_ASSIGN_OR_RETURN(Key key, MakeKey(x, weight, bias, out));
   if (key.tokens == 0) return OkStatus();
   ATOM_ASSIGN_OR_RETURN(MatmulPlan * plan, GetPlan(key, bias.data()));
-  if (plan->fused_bias) {
-    const void* bias_ptr = bias.data();
-    ATOM_CUBLAS_RETURN_IF_ERROR(cublasLtMatmulDescSetAttribute(
-        plan->desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias_ptr, sizeof(bias_ptr)));
+  return Run(*plan, plan->chosen, key, x, weight, bias, out, stream);
+}
+
+StatusOr<int> CublasLtLinear::Tune(const Tensor& x, const Tensor& weight, const Tensor& bias,
+                                   const Tensor& out, cudaStream_t stream, int repeats) {
+  ATOM_ASSIGN_OR_RETURN(Key key, MakeKey(x, weight, bias, out));
+  if (key.tokens == 0) return 0;
+  cudaStreamCaptureStatus capturing = cudaStreamCaptureStatusNone;
+  ATOM_CUDA_RETURN_IF_ERROR(cudaStreamIsCapturing(stream, &capturing));
+  if (capturing != cudaStreamCaptureStatusNone)
+    return InvalidArgument("linear: Tune cannot run while the stream is being captured");
+  ATOM_ASSIGN_OR_RETURN(MatmulPlan * plan, GetPlan(key, bias.data()));
+  cudaEvent_t start = nullptr, stop = nullptr;
+  ATOM_CUDA_RETURN_IF_ERROR(cudaEventCreate(&start));
+  if (cudaError_t e = cudaEventCreate(&stop); e != cudaSuccess) {
+    cudaEventDestroy(start);
+    return CudaError(e, "cudaEventCreate");
   }
-  const float alpha = 1.0f, beta = 0.0f;
-  ATOM_CUBLAS_RETURN_IF_ERROR(cublasLtMatmul(
-      handle_, plan->desc, &alpha, weight.data(), plan->a, x.data(), plan->b, &beta, out.data(),
-      plan->d, out.data(), plan->d, &plan->algo, workspace_.data(), plan->workspace_bytes, stream));
-  if (bias.defined() && !plan->fused_bias)
-    return AddBiasRows(out.data(), out.dtype() == DType::kBF16, key.ld_out, bias.data(),
-                       bias.dtype() == DType::kBF16, key.tokens, key.out, stream);
-  return OkStatus();
+  // GPU milliseconds of `repeats` runs of candidate c, after one warm-up run.
+  repeats = std::max(repeats, 1);
+  auto time_candidate = [&](int c) -> StatusOr<float> {
+    ATOM_RETURN_IF_ERROR(Run(*plan, c, key, x, weight, bias, out, stream));
+    ATOM_CUDA_RETURN_IF_ERROR(cudaEventRecord(start, stream));
+    for (int r = 0; r < repeats; ++r)
+      ATOM_RETURN_IF_ERROR(Run(*plan, c, key, x, weight, bias, out, stream));
+    ATOM_CUDA_RETURN_IF_ERROR(cudaEventRecord(stop, stream));
+    ATOM_CUDA_RETURN_IF_ERROR(cudaEventSynchronize(stop));
+    float ms = 0;
+    ATOM_CUDA_RETURN_IF_ERROR(cudaEventElapsedTime(&ms, start, stop));
+    return ms;
+  };
+  int best = -1;
+  float best_ms = 0;
+  Status status;
+  for (int c = 0; c < int(plan->candidates.size()); ++c) {
+    StatusOr<float> ms = time_candidate(c);
+    if (!ms.ok()) {
+      // The heuristic's own choice must run; a later candidate that cannot is skipped.
+      if (c == 0) {
+        status = ms.status();
+        break;
+      }
+      continue;
+    }
+    if (best < 0 || *ms < best_ms) best = c, best_ms = *ms;
+  }
+  cudaEventDestroy(start);
+  cudaEventDestroy(stop);
+  ATOM_RETURN_IF_ERROR(status);
+  plan->chosen = best;
+  return best;
 }
 
 }  // namespace atom::cuda

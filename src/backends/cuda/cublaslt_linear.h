@@ -48,8 +48,8 @@ class CublasLtLinear {
   // row's bits may depend on how many rows are in the batch.
   // The first call for a new shape runs the algorithm heuristic (host only: no device
   // allocation or synchronisation, so it is safe during graph capture, but it costs tens of
-  // microseconds); later calls only enqueue the GEMM. Use Plan() ahead of capture to keep
-  // capture cheap.
+  // microseconds) and uses its first choice, unless Tune() picked another; later calls only
+  // enqueue the GEMM. Use Plan() or Tune() ahead of capture to keep capture cheap.
   // Errors: InvalidArgument naming the operand (dtype, shape, device); Internal for a cuBLASLt
   // failure, naming the call and the library's status.
   Status Linear(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& out,
@@ -57,6 +57,15 @@ class CublasLtLinear {
 
   // Prepares (and caches) the plan Linear would use for these operands without running it.
   Status Plan(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& out);
+
+  // Plans, then times each of the heuristic's top kMaxCandidates algorithms on these operands
+  // (`repeats` runs each, CUDA events on `stream`) and keeps the fastest for every later call
+  // with this shape. For start-up only: it synchronises `stream` and overwrites `out`; it must
+  // not run while `stream` is being captured (InvalidArgument). Operands small enough to stay
+  // in L2 are timed warm. Returns the chosen candidate's index (0: the heuristic's own choice).
+  static constexpr int kMaxCandidates = 8;
+  StatusOr<int> Tune(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& out,
+                     cudaStream_t stream, int repeats = 10);
 
   // Whether the plan for these operands adds the bias in the GEMM epilogue (false: separately,
   // or no bias). Plans first if needed.
@@ -83,6 +92,9 @@ class CublasLtLinear {
   StatusOr<Key> MakeKey(const Tensor& x, const Tensor& weight, const Tensor& bias,
                         const Tensor& out) const;
   StatusOr<MatmulPlan*> GetPlan(const Key& key, const void* bias_ptr);
+  // Enqueues the GEMM (and the separate bias add, if the plan has one) with `algo`.
+  Status Run(const MatmulPlan& plan, int algo, const Key& key, const Tensor& x,
+             const Tensor& weight, const Tensor& bias, const Tensor& out, cudaStream_t stream);
   // Builds the plan; with fuse_bias the bias goes through the epilogue. Fails (without an error
   // that matters to the caller) when the heuristic finds no algorithm.
   Status BuildPlan(const Key& key, bool fuse_bias, const void* bias_ptr, MatmulPlan& plan);
