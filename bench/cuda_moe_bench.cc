@@ -188,13 +188,13 @@ BENCHMARK(BM_CudaMoe)
     ->Apply(DecodeArgs)
     ->UseManualTime()
     ->Unit(benchmark::kMicrosecond)
-    ->MinTime(0.2);
+    ->MinTime(0.1);
 BENCHMARK(BM_CudaMoe)
     ->Name("BM_CudaMoePrefill")
     ->Apply(PrefillArgs)
     ->UseManualTime()
     ->Unit(benchmark::kMillisecond)
-    ->MinTime(0.2);
+    ->MinTime(0.1);
 
 // The bandwidth ceiling: a 1 GiB device-to-device copy, bytes read + written per second.
 void BM_CudaDeviceCopy(benchmark::State& state) {
@@ -220,7 +220,7 @@ void BM_CudaDeviceCopy(benchmark::State& state) {
   state.counters["GB/s"] =
       benchmark::Counter(2.0 * bytes * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
 }
-BENCHMARK(BM_CudaDeviceCopy)->UseManualTime()->Unit(benchmark::kMillisecond)->MinTime(0.2);
+BENCHMARK(BM_CudaDeviceCopy)->UseManualTime()->Unit(benchmark::kMillisecond)->MinTime(0.1);
 
 }  // namespace
 }  // namespace atom
