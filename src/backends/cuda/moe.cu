@@ -1,0 +1,158 @@
+// LaunchMoeExperts (moe.h): workspace, variant selection, and the four stages in order.
+#include "backends/cuda/moe.h"
+#include "backends/cuda/moe_kernels.h"
+
+namespace atom::cuda {
+namespace {
+
+constexpr size_t kAlign = 256;
+size_t AlignUp(size_t n) { return (n + kAlign - 1) / kAlign * kAlign; }
+
+// The workspace carved into the routing tables, the activations and the per-pair outputs.
+struct Workspace {
+  moe::Routing routing;
+  __nv_bfloat16* act = nullptr;
+  float* y = nullptr;
+  size_t bytes = 0;
+};
+
+Workspace Carve(void* base, int tokens, int k, int num_experts, int hidden, int intermediate) {
+  Workspace w;
+  uint8_t* p = static_cast<uint8_t*>(base);
+  size_t at = 0;
+  auto take = [&](size_t bytes) {
+    uint8_t* r = p == nullptr ? nullptr : p + at;
+    at += AlignUp(bytes);
+    return r;
+  };
+  const size_t pairs = size_t(tokens) * k;
+  w.routing.offsets = reinterpret_cast<int32_t*>(take((num_experts + 1) * sizeof(int32_t)));
+  w.routing.tile_offsets = reinterpret_cast<int32_t*>(take((num_experts + 1) * sizeof(int32_t)));
+  w.routing.active = reinterpret_cast<int32_t*>(take(num_experts * sizeof(int32_t)));
+  w.routing.num_active = reinterpret_cast<int32_t*>(take(sizeof(int32_t)));
+  w.routing.sorted = reinterpret_cast<int32_t*>(take(pairs * sizeof(int32_t)));
+  w.act = reinterpret_cast<__nv_bfloat16*>(take(pairs * intermediate * sizeof(__nv_bfloat16)));
+  w.y = reinterpret_cast<float*>(take(pairs * hidden * sizeof(float)));
+  w.bytes = at;
+  return w;
+}
+
+}  // namespace
+
+const char* MoeVariantName(MoeVariant variant) {
+  switch (variant) {
+    case MoeVariant::kAuto:
+      return "auto";
+    case MoeVariant::kDecode:
+      return "decode";
+    case MoeVariant::kTiled64:
+      return "tiled64";
+    case MoeVariant::kTiled128:
+      return "tiled128";
+    case MoeVariant::kBf16Simple:
+      return "bf16_simple";
+  }
+  return "?";
+}
+
+bool MoeSupports(MoeVariant variant, const MoeDeviceExperts& experts) {
+  const bool mxfp4 = experts.format == MoeExpertFormat::kMxfp4;
+  switch (variant) {
+    case MoeVariant::kAuto:
+      return true;
+    case MoeVariant::kBf16Simple:
+      return !mxfp4;
+    default:
+      return mxfp4;
+  }
+}
+
+MoeVariant SelectMoeVariant(const MoeDeviceExperts& experts, int tokens, int k) {
+  if (experts.format == MoeExpertFormat::kBf16) return MoeVariant::kBf16Simple;
+  if (tokens <= kMoeDecodeMaxTokens) return MoeVariant::kDecode;
+  const int64_t pairs = int64_t(tokens) * k;
+  return pairs < int64_t(kMoeTiled128MinRowsPerExpert) * experts.num_experts
+             ? MoeVariant::kTiled64
+             : MoeVariant::kTiled128;
+}
+
+size_t MoeWorkspaceBytes(int tokens, int k, int num_experts, int hidden, int intermediate) {
+  return Carve(nullptr, tokens, k, num_experts, hidden, intermediate).bytes;
+}
+
+Status LaunchMoeExperts(const MoeDeviceExperts& experts, const __nv_bfloat16* x, int tokens,
+                        const int32_t* indices, const float* weights, int k, float* out,
+                        void* workspace, size_t workspace_bytes, cudaStream_t stream,
+                        MoeVariant variant) {
+  const int num_experts = experts.num_experts, dim = experts.hidden, inter = experts.intermediate;
+  if (num_experts <= 0 || num_experts > moe::kMaxRoutingExperts)
+    return InvalidArgument("MoE: num_experts = {} (1..{})", num_experts, moe::kMaxRoutingExperts);
+  if (dim <= 0 || dim % 32 != 0) return InvalidArgument("MoE: hidden = {} (a multiple of 32)", dim);
+  if (inter <= 0 || inter % 32 != 0)
+    return InvalidArgument("MoE: intermediate = {} (a multiple of 32)", inter);
+  if (tokens < 0) return InvalidArgument("MoE: tokens = {}", tokens);
+  if (k <= 0 || k > num_experts) return InvalidArgument("MoE: k = {} (1..{})", k, num_experts);
+  if (tokens == 0) return OkStatus();
+  if (x == nullptr || indices == nullptr || weights == nullptr || out == nullptr)
+    return InvalidArgument("MoE: null x, indices, weights or out");
+  if (variant == MoeVariant::kAuto) variant = SelectMoeVariant(experts, tokens, k);
+  if (!MoeSupports(variant, experts))
+    return InvalidArgument("MoE: variant {} does not support these experts",
+                           MoeVariantName(variant));
+  const Workspace ws = Carve(workspace, tokens, k, num_experts, dim, inter);
+  if (workspace == nullptr || workspace_bytes < ws.bytes)
+    return InvalidArgument("MoE: workspace of {} bytes, needs {}", workspace_bytes, ws.bytes);
+
+  if (variant == MoeVariant::kBf16Simple) {
+    ATOM_RETURN_IF_ERROR(moe::LaunchBf16Experts(experts, x, tokens, indices, k, ws.y, stream));
+    return moe::LaunchCombine(ws.y, weights, tokens, k, dim, out, stream);
+  }
+  if (experts.gate_up_codes == nullptr || experts.down_codes == nullptr)
+    return InvalidArgument("MoE: MXFP4 experts without device codes");
+
+  const int tile_rows = variant == MoeVariant::kTiled64 ? 64 : 128;
+  ATOM_RETURN_IF_ERROR(
+      moe::LaunchRouting(indices, tokens * k, num_experts, tile_rows, ws.routing, stream));
+  moe::GemmArgs g;
+  g.wide = experts.wide_scales;
+  g.num_experts = num_experts;
+  g.k = k;
+  g.tokens = tokens;
+  g.limit = experts.swiglu_limit;
+  g.alpha = experts.swiglu_alpha;
+  g.offsets = ws.routing.offsets;
+  g.tile_offsets = ws.routing.tile_offsets;
+  g.active = ws.routing.active;
+  g.num_active = ws.routing.num_active;
+  g.sorted = ws.routing.sorted;
+  auto run = [&](const moe::GemmArgs& args) {
+    return variant == MoeVariant::kDecode ? moe::LaunchDecodeGemm(args, stream)
+                                          : moe::LaunchTiledGemm(args, tile_rows, stream);
+  };
+
+  moe::GemmArgs gate_up = g;
+  gate_up.gate_up = true;
+  gate_up.codes = experts.gate_up_codes;
+  gate_up.scales = experts.gate_up_scales;
+  gate_up.bias = experts.gate_up_bias;
+  gate_up.rows = 2 * inter;
+  gate_up.cols = dim;
+  gate_up.in = x;
+  gate_up.act = ws.act;
+  ATOM_RETURN_IF_ERROR(run(gate_up));
+
+  moe::GemmArgs down = g;
+  down.gate_up = false;
+  down.codes = experts.down_codes;
+  down.scales = experts.down_scales;
+  down.bias = experts.down_bias;
+  down.rows = dim;
+  down.cols = inter;
+  down.in = ws.act;
+  down.y = ws.y;
+  ATOM_RETURN_IF_ERROR(run(down));
+
+  return moe::LaunchCombine(ws.y, weights, tokens, k, dim, out, stream);
+}
+
+}  // namespace atom::cuda
