@@ -45,11 +45,14 @@ cudaStream_t Stream() {
 void BM_CopyCeiling(benchmark::State& state) {
   const size_t bytes = size_t(1) << 30;
   DeviceBuffer a = RandomDevice(bytes), b = RandomDevice(bytes);
-  const double seconds = TimeOnGpu(state, Stream(), 5, [&](int64_t) {
-    return CudaStatusOf(
-        cudaMemcpyAsync(b.data(), a.data(), bytes, cudaMemcpyDeviceToDevice, Stream()),
-        "cudaMemcpyAsync");
-  });
+  const double seconds = TimeOnGpu(
+      state, Stream(), 5,
+      [&](int64_t) {
+        return CudaStatusOf(
+            cudaMemcpyAsync(b.data(), a.data(), bytes, cudaMemcpyDeviceToDevice, Stream()),
+            "cudaMemcpyAsync");
+      },
+      /*capture=*/false);
   ReportRates(state, seconds, 2.0 * bytes);
   state.SetLabel(bench::DeviceName());
 }
