@@ -70,12 +70,12 @@ bool MoeSupports(MoeVariant variant, const MoeDeviceExperts& experts) {
 
 MoeVariant SelectMoeVariant(const MoeDeviceExperts& experts, int tokens, int k) {
   if (experts.format == MoeExpertFormat::kBf16) return MoeVariant::kBf16Simple;
-  if (tokens <= kMoeDecodeMaxTokens && MoeSupports(MoeVariant::kDecode, experts))
+  const int64_t pairs = int64_t(tokens) * k, num_experts = experts.num_experts;
+  if (pairs <= kMoeDecodeMaxRowsPerExpert * num_experts &&
+      MoeSupports(MoeVariant::kDecode, experts))
     return MoeVariant::kDecode;
-  const int64_t pairs = int64_t(tokens) * k;
-  return pairs < int64_t(kMoeTiled128MinRowsPerExpert) * experts.num_experts
-             ? MoeVariant::kTiled64
-             : MoeVariant::kTiled128;
+  return pairs < kMoeTiled128MinRowsPerExpert * num_experts ? MoeVariant::kTiled64
+                                                            : MoeVariant::kTiled128;
 }
 
 size_t MoeWorkspaceBytes(int tokens, int k, int num_experts, int hidden, int intermediate) {

@@ -77,10 +77,12 @@ const char* MoeVariantName(MoeVariant variant);
 // Whether `variant` can run these experts (kAuto always can).
 bool MoeSupports(MoeVariant variant, const MoeDeviceExperts& experts);
 
-// The variant kAuto picks: kBf16Simple for bf16 experts; for MXFP4, kDecode when
-// T <= kMoeDecodeMaxTokens, else kTiled64 while the mean pairs per expert T·k/E is below
-// kMoeTiled128MinRowsPerExpert, else kTiled128.
-inline constexpr int kMoeDecodeMaxTokens = 64;
+// The variant kAuto picks: kBf16Simple for bf16 experts; for MXFP4, with m = T·k/E the mean
+// pairs per expert, kDecode while m <= kMoeDecodeMaxRowsPerExpert, else kTiled64 while
+// m < kMoeTiled128MinRowsPerExpert, else kTiled128. Measured on an H200 (bench/RESULTS.md):
+// decode wins at m = 8 (E = 32, T = 64; E = 128, T = 256), tiled64 at m = 16 (E = 32, T = 128)
+// and beyond; tiled64 beats tiled128 at m <= 128, tiled128 wins at m = 1024.
+inline constexpr int kMoeDecodeMaxRowsPerExpert = 12;
 inline constexpr int kMoeTiled128MinRowsPerExpert = 512;
 MoeVariant SelectMoeVariant(const MoeDeviceExperts& experts, int tokens, int k);
 
