@@ -14,11 +14,13 @@
 #include <numeric>
 #include <random>
 #include <set>
+#include <tuple>
 #include <vector>
 
 #include "backends/cuda/device_buffer.h"
 #include "backends/cuda/moe.h"
 #include "backends/cuda/moe_experts_upload.h"
+#include "backends/cuda/moe_kernels.h"
 #include "core/dtype.h"
 #include "core/tensor.h"
 
@@ -177,6 +179,12 @@ void DecodeArgs(benchmark::internal::Benchmark* b) {
            {cuda::MoeVariant::kAuto, cuda::MoeVariant::kDecode, cuda::MoeVariant::kTiled64})
         if (!(t == 1 && v == cuda::MoeVariant::kTiled64)) b->Args({e, t, V(v)});
 }
+// Where decode hands over to the tiled GEMMs.
+void CrossoverArgs(benchmark::internal::Benchmark* b) {
+  for (int e : {32, 128})
+    for (int t : {128, 256, 1024})
+      for (auto v : {cuda::MoeVariant::kDecode, cuda::MoeVariant::kTiled64}) b->Args({e, t, V(v)});
+}
 void PrefillArgs(benchmark::internal::Benchmark* b) {
   for (int e : {32, 128})
     for (int t : {1024, 8192})
@@ -190,10 +198,136 @@ BENCHMARK(BM_CudaMoe)
     ->Unit(benchmark::kMicrosecond)
     ->MinTime(0.1);
 BENCHMARK(BM_CudaMoe)
+    ->Name("BM_CudaMoeCrossover")
+    ->Apply(CrossoverArgs)
+    ->UseManualTime()
+    ->Unit(benchmark::kMicrosecond)
+    ->MinTime(0.1);
+BENCHMARK(BM_CudaMoe)
     ->Name("BM_CudaMoePrefill")
     ->Apply(PrefillArgs)
     ->UseManualTime()
     ->Unit(benchmark::kMillisecond)
+    ->MinTime(0.1);
+
+// One stage of the decode variant alone (0 routing, 1 W1 + SwiGLU, 2 W2, 3 combine), over
+// kRoutings routings prepared in their own workspaces. Args: experts, tokens, stage.
+void BM_CudaMoeDecodeStage(benchmark::State& state) {
+  const int experts = int(state.range(0)), tokens = int(state.range(1)),
+            stage = int(state.range(2));
+  const char* names[] = {"routing", "W1+SwiGLU", "W2", "combine"};
+  state.SetLabel(names[stage]);
+  const Layer& layer = GetLayer(experts);
+  const cuda::MoeDeviceExperts& ex = layer.device->view();
+  const Routings routings = MakeRoutings(tokens, experts);
+  std::vector<uint16_t> x(size_t(tokens) * kDim, FloatToBf16(0.25f));
+  auto x_dev = cuda::DeviceBuffer::Allocate(x.size() * 2);
+  auto out = cuda::DeviceBuffer::Allocate(size_t(tokens) * kDim * 4);
+  Check(x_dev.status());
+  Check(out.status());
+  CheckCuda(cudaMemcpy(x_dev->data(), x.data(), x.size() * 2, cudaMemcpyHostToDevice));
+  const size_t ws_bytes = cuda::MoeWorkspaceBytes(tokens, kTopK, experts, kDim, kDim);
+  std::vector<cuda::DeviceBuffer> ws;
+  for (int n = 0; n < kRoutings; ++n) {
+    auto b = cuda::DeviceBuffer::Allocate(ws_bytes);
+    Check(b.status());
+    ws.push_back(std::move(*b));
+    // A full decode call leaves this routing's tables, activations and outputs in ws[n].
+    Check(cuda::LaunchMoeExperts(ex, static_cast<const __nv_bfloat16*>(x_dev->data()), tokens,
+                                 static_cast<const int32_t*>(routings.indices[n].data()),
+                                 static_cast<const float*>(routings.weights[n].data()), kTopK,
+                                 static_cast<float*>(out->data()), ws[n].data(), ws_bytes, nullptr,
+                                 cuda::MoeVariant::kDecode));
+  }
+  CheckCuda(cudaDeviceSynchronize());
+  // The workspace carving of moe.cu, recomputed here: tables, then activations, then outputs.
+  auto carve = [&](int n) {
+    uint8_t* p = static_cast<uint8_t*>(ws[n].data());
+    auto take = [&](size_t bytes) {
+      uint8_t* r = p;
+      p += (bytes + 255) / 256 * 256;
+      return r;
+    };
+    cuda::moe::Routing r;
+    r.offsets = reinterpret_cast<int32_t*>(take((experts + 1) * 4));
+    r.tile_offsets = reinterpret_cast<int32_t*>(take((experts + 1) * 4));
+    r.active = reinterpret_cast<int32_t*>(take(experts * 4));
+    r.num_active = reinterpret_cast<int32_t*>(take(4));
+    r.slots = reinterpret_cast<int4*>(take(experts * 16));
+    r.sorted = reinterpret_cast<int32_t*>(take(size_t(tokens) * kTopK * 4));
+    auto* act = reinterpret_cast<__nv_bfloat16*>(take(size_t(tokens) * kTopK * kDim * 2));
+    auto* y = reinterpret_cast<float*>(take(size_t(tokens) * kTopK * kDim * 4));
+    return std::tuple{r, act, y};
+  };
+  auto launch = [&](int n) {
+    auto [r, act, y] = carve(n);
+    cuda::moe::GemmArgs g;
+    g.num_experts = experts;
+    g.k = kTopK;
+    g.tokens = tokens;
+    g.offsets = r.offsets;
+    g.tile_offsets = r.tile_offsets;
+    g.active = r.active;
+    g.num_active = r.num_active;
+    g.slots = r.slots;
+    g.sorted = r.sorted;
+    switch (stage) {
+      case 0:
+        Check(cuda::moe::LaunchRouting(static_cast<const int32_t*>(routings.indices[n].data()),
+                                       tokens * kTopK, experts, 128, r, nullptr));
+        break;
+      case 1:
+        g.gate_up = true;
+        g.codes = ex.gate_up_codes;
+        g.scales = ex.gate_up_scales;
+        g.bias = ex.gate_up_bias;
+        g.rows = 2 * kDim;
+        g.cols = kDim;
+        g.in = static_cast<const __nv_bfloat16*>(x_dev->data());
+        g.act = act;
+        Check(cuda::moe::LaunchDecodeGemm(g, nullptr));
+        break;
+      case 2:
+        g.gate_up = false;
+        g.codes = ex.down_codes;
+        g.scales = ex.down_scales;
+        g.bias = ex.down_bias;
+        g.rows = kDim;
+        g.cols = kDim;
+        g.in = act;
+        g.y = y;
+        Check(cuda::moe::LaunchDecodeGemm(g, nullptr));
+        break;
+      default:
+        Check(cuda::moe::LaunchCombine(y, static_cast<const float*>(routings.weights[n].data()),
+                                       tokens, kTopK, kDim, static_cast<float*>(out->data()),
+                                       nullptr));
+    }
+  };
+  cudaEvent_t start, stop;
+  CheckCuda(cudaEventCreate(&start));
+  CheckCuda(cudaEventCreate(&stop));
+  int next = 0;
+  for (auto _ : state) {
+    CheckCuda(cudaEventRecord(start));
+    for (int b = 0; b < kRoutings; ++b) launch(next++ % kRoutings);
+    CheckCuda(cudaEventRecord(stop));
+    CheckCuda(cudaEventSynchronize(stop));
+    float ms = 0;
+    CheckCuda(cudaEventElapsedTime(&ms, start, stop));
+    state.SetIterationTime(ms / 1e3 / kRoutings);
+  }
+  cudaEventDestroy(start);
+  cudaEventDestroy(stop);
+  const double share = stage == 1 ? 2.0 / 3 : stage == 2 ? 1.0 / 3 : 0.0;
+  state.counters["weight_GB/s"] =
+      benchmark::Counter(share * routings.mean_distinct * double(layer.expert_bytes) * 1e-9,
+                         benchmark::Counter::kIsIterationInvariantRate);
+}
+BENCHMARK(BM_CudaMoeDecodeStage)
+    ->ArgsProduct({{128}, {1, 8}, {0, 1, 2, 3}})
+    ->UseManualTime()
+    ->Unit(benchmark::kMicrosecond)
     ->MinTime(0.1);
 
 // The bandwidth ceiling: a 1 GiB device-to-device copy, bytes read + written per second.

@@ -30,6 +30,7 @@ Workspace Carve(void* base, int tokens, int k, int num_experts, int hidden, int 
   w.routing.tile_offsets = reinterpret_cast<int32_t*>(take((num_experts + 1) * sizeof(int32_t)));
   w.routing.active = reinterpret_cast<int32_t*>(take(num_experts * sizeof(int32_t)));
   w.routing.num_active = reinterpret_cast<int32_t*>(take(sizeof(int32_t)));
+  w.routing.slots = reinterpret_cast<int4*>(take(num_experts * sizeof(int4)));
   w.routing.sorted = reinterpret_cast<int32_t*>(take(pairs * sizeof(int32_t)));
   w.act = reinterpret_cast<__nv_bfloat16*>(take(pairs * intermediate * sizeof(__nv_bfloat16)));
   w.y = reinterpret_cast<float*>(take(pairs * hidden * sizeof(float)));
@@ -69,11 +70,12 @@ bool MoeSupports(MoeVariant variant, const MoeDeviceExperts& experts) {
 
 MoeVariant SelectMoeVariant(const MoeDeviceExperts& experts, int tokens, int k) {
   if (experts.format == MoeExpertFormat::kBf16) return MoeVariant::kBf16Simple;
-  if (tokens <= kMoeDecodeMaxTokens) return MoeVariant::kDecode;
-  const int64_t pairs = int64_t(tokens) * k;
-  return pairs < int64_t(kMoeTiled128MinRowsPerExpert) * experts.num_experts
-             ? MoeVariant::kTiled64
-             : MoeVariant::kTiled128;
+  const int64_t pairs = int64_t(tokens) * k, num_experts = experts.num_experts;
+  if (pairs <= kMoeDecodeMaxRowsPerExpert * num_experts &&
+      MoeSupports(MoeVariant::kDecode, experts))
+    return MoeVariant::kDecode;
+  return pairs < kMoeTiled128MinRowsPerExpert * num_experts ? MoeVariant::kTiled64
+                                                            : MoeVariant::kTiled128;
 }
 
 size_t MoeWorkspaceBytes(int tokens, int k, int num_experts, int hidden, int intermediate) {
@@ -124,6 +126,7 @@ Status LaunchMoeExperts(const MoeDeviceExperts& experts, const __nv_bfloat16* x,
   g.tile_offsets = ws.routing.tile_offsets;
   g.active = ws.routing.active;
   g.num_active = ws.routing.num_active;
+  g.slots = ws.routing.slots;
   g.sorted = ws.routing.sorted;
   auto run = [&](const moe::GemmArgs& args) {
     return variant == MoeVariant::kDecode ? moe::LaunchDecodeGemm(args, stream)

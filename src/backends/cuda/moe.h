@@ -60,10 +60,12 @@ struct MoeDeviceExperts {
 };
 
 // How steps 2-3 run.
-//   kDecode:    per active expert and 16-row block, 4 warps split K and stream the 4-bit
-//               weights once per 8·G tokens (weights as the mma A operand, tokens as N = 8);
-//               bandwidth-bound, for few tokens per expert (MXFP4).
-//   kTiled64 / kTiled128: grouped GEMM, CTA tile BM tokens × 128 weight rows × 128 K, 3-stage
+//   kDecode:    a persistent grid over (active expert, 16-row block) items; 8 warps split K and
+//               hold the item's 4-bit weights in registers (the next item's loads in flight
+//               while one is computed), weights as the mma A operand, tokens as N = 8 per mma;
+//               each routed expert's weights are read once. Bandwidth-bound; for few tokens per
+//               expert (MXFP4, D and I <= 4096).
+//   kTiled64 / kTiled128: grouped GEMM, CTA tile BM pairs × 128 weight rows × 128 K, 3-stage
 //               cp.async pipeline, MXFP4 decoded in registers, mma.sync m16n8k16 bf16 → f32
 //               (sm_80+); for prefill (MXFP4).
 //   kBf16Simple: one CTA per (token, slot), f32 CUDA-core dots over the bf16 [in, out]
@@ -75,11 +77,13 @@ const char* MoeVariantName(MoeVariant variant);
 // Whether `variant` can run these experts (kAuto always can).
 bool MoeSupports(MoeVariant variant, const MoeDeviceExperts& experts);
 
-// The variant kAuto picks: kBf16Simple for bf16 experts; for MXFP4, kDecode when
-// T <= kMoeDecodeMaxTokens, else kTiled64 while the mean pairs per expert T·k/E is below
-// kMoeTiled128MinRowsPerExpert, else kTiled128.
-inline constexpr int kMoeDecodeMaxTokens = 32;
-inline constexpr int kMoeTiled128MinRowsPerExpert = 96;
+// The variant kAuto picks: kBf16Simple for bf16 experts; for MXFP4, with m = T·k/E the mean
+// pairs per expert, kDecode while m <= kMoeDecodeMaxRowsPerExpert, else kTiled64 while
+// m < kMoeTiled128MinRowsPerExpert, else kTiled128. Measured on an H200 (bench/RESULTS.md):
+// decode wins at m = 8 (E = 32, T = 64; E = 128, T = 256), tiled64 at m = 16 (E = 32, T = 128)
+// and beyond; tiled64 beats tiled128 at m <= 128, tiled128 wins at m = 1024.
+inline constexpr int kMoeDecodeMaxRowsPerExpert = 12;
+inline constexpr int kMoeTiled128MinRowsPerExpert = 512;
 MoeVariant SelectMoeVariant(const MoeDeviceExperts& experts, int tokens, int k);
 
 // Scratch bytes LaunchMoeExperts needs for up to `tokens` tokens (routing tables, the bf16
@@ -87,8 +91,9 @@ MoeVariant SelectMoeVariant(const MoeDeviceExperts& experts, int tokens, int k);
 size_t MoeWorkspaceBytes(int tokens, int k, int num_experts, int hidden, int intermediate);
 
 // See the file comment. x bf16 [tokens, D]; indices i32 [tokens, k] (REQUIRES: each in [0, E));
-// weights f32 [tokens, k]; out f32 [tokens, D], not aliasing the inputs. workspace: at least
-// MoeWorkspaceBytes(tokens, ...) bytes, 256-byte aligned.
+// weights f32 [tokens, k]; out f32 [tokens, D], not aliasing the inputs; x 16-byte aligned.
+// workspace: at least MoeWorkspaceBytes(tokens, ...) bytes, 256-byte aligned. Host cost: a few
+// kernel launches and attribute queries; no allocation, copy or synchronisation.
 Status LaunchMoeExperts(const MoeDeviceExperts& experts, const __nv_bfloat16* x, int tokens,
                         const int32_t* indices, const float* weights, int k, float* out,
                         void* workspace, size_t workspace_bytes, cudaStream_t stream,

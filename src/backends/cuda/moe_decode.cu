@@ -1,11 +1,17 @@
 // MoE expert GEMMs for few tokens per expert (decode): bandwidth-bound streaming of the 4-bit
-// weights. Grid: (rows / 16 row blocks) × (worst-case number of active experts); a CTA whose
-// slot is past the device-side active count exits. In a CTA, 4 warps split the K quads of one
-// 16-row block (two 8-row tiles); each warp first issues all its weight loads (16 bytes per
-// lane per tile and quad), then decodes them in registers and runs mma.sync m16n8k16 with the
-// weights as A (16 rows) and up to 8·kGroups tokens as B (8 tokens per mma). The warps' partial
-// sums are added in a fixed order, then the epilogue (bias + SwiGLU, or bias) is applied. An
-// expert with more than 8·kGroups tokens is handled in chunks, re-reading its weights (L2).
+// weights, each routed expert's weights read once per call.
+//
+// Work items are (active expert, 16-row block): the block's two 8-row tiles over all of K are
+// one contiguous range of the device layout (moe_mxfp4_layout.cuh). A persistent grid walks the
+// items with a stride (the item count is known only on the device; the grid is sized for the
+// host-known worst case). Each CTA streams its items through a kStages-deep cp.async pipeline
+// in shared memory (codes, scales and the item's first 16 sorted pair indices), so two items per
+// CTA are always in flight while one is computed. Computing an item: 8 warps split its K quads;
+// each decodes its 4-bit codes in registers and runs mma.sync m16n8k16 with the weights as A
+// (16 rows) and the expert's tokens as B (8 per mma, kGroups groups per pass; experts with more
+// tokens take more passes over the same shared memory). The warps' partial sums go through
+// shared memory (double-buffered, one barrier per pass) and warp 0 adds them in a fixed order and
+// applies the epilogue: bias + clamped SwiGLU → bf16 activation (W1), or bias → f32 per pair (W2).
 #include "backends/cuda/moe_device_util.cuh"
 #include "backends/cuda/moe_kernels.h"
 #include "backends/cuda/moe_mxfp4_layout.cuh"
@@ -13,152 +19,239 @@
 namespace atom::cuda::moe {
 namespace {
 
-constexpr int kWarps = 4;
-constexpr int kUnroll = 6;  // quads whose loads a warp issues before the first use
+constexpr int kWarps = 8;
+constexpr int kThreads = kWarps * 32;
+constexpr int kStages = 3;
+constexpr int kStageTokens = 16;  // sorted pair indices prefetched per item
 
-template <int kGroups, bool kGateUp, bool kWide>
-__global__ void __launch_bounds__(kWarps * 32) DecodeGemmKernel(const GemmArgs a) {
-  const int slot = blockIdx.y;
-  if (slot >= *a.num_active) return;
-  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32, q = lane % 4;
-  const int expert = a.active[slot];
-  const int begin = a.offsets[expert], count = a.offsets[expert + 1] - begin;
+__host__ __device__ inline int PartialBytes(int groups) { return 2 * kWarps * groups * 32 * 16; }
+// One stage: codes [2 tiles][quads][512 B], scales [2][quads][32 B], sorted [16] i32.
+__host__ __device__ inline int StageBytes(int quads) {
+  return quads * 2 * (kWordsPerTileQuad * 4 + kScalesPerTileQuad) + kStageTokens * 4;
+}
+__host__ __device__ inline int SlotBytes(int max_slots) {
+  return (max_slots * 16 + 127) / 128 * 128;
+}
+
+template <int kQuads, int kGroups, bool kGateUp, bool kWide>
+__global__ void __launch_bounds__(kThreads) DecodeGemmKernel(const GemmArgs a, int max_slots) {
+  extern __shared__ __align__(128) uint8_t smem[];
   const int rows = a.rows, cols = a.cols, quads = Mxfp4Quads(cols), groups = cols / 32;
-  const int tile0 = blockIdx.x * 2;
+  float4* partial = reinterpret_cast<float4*>(smem);  // [2][kWarps][kGroups][32]
+  int4* slots = reinterpret_cast<int4*>(smem + PartialBytes(kGroups));
+  uint8_t* stages = smem + PartialBytes(kGroups) + SlotBytes(max_slots);
+  const int stage_bytes = StageBytes(quads);
+  __shared__ int num_active;
 
-  const uint4* codes0 =
-      reinterpret_cast<const uint4*>(a.codes + expert * Mxfp4CodeWords(rows, cols) +
-                                     int64_t(tile0) * quads * kWordsPerTileQuad) +
-      lane;
-  const uint4* codes1 = codes0 + quads * (kWordsPerTileQuad / 4);
-  const uint32_t* scales0 =
-      reinterpret_cast<const uint32_t*>(a.scales + expert * Mxfp4ScaleBytes(rows, cols) +
-                                        int64_t(tile0) * quads * kScalesPerTileQuad) +
-      lane / 4;
-  const uint32_t* scales1 = scales0 + quads * (kScalesPerTileQuad / 4);
+  const int tid = threadIdx.x, lane = tid % 32, warp = tid / 32, q = lane % 4;
+  if (tid == 0) num_active = *a.num_active;
+  for (int i = tid; i < max_slots; i += kThreads) slots[i] = a.slots[i];
+  __syncthreads();
 
-  const int per_warp = (quads + kWarps - 1) / kWarps;
-  const int quad_begin = warp * per_warp;
-  const int quad_end = min(quads, quad_begin + per_warp);
+  const int row_blocks = rows / 16;
+  const int total = num_active * row_blocks;
+  const int first = blockIdx.x, stride = gridDim.x;
+  const int my_items = first < total ? (total - first + stride - 1) / stride : 0;
+  if (my_items == 0) return;
+  const int64_t code_words = Mxfp4CodeWords(rows, cols), scale_bytes = Mxfp4ScaleBytes(rows, cols);
 
-  __shared__ float4 partial[kWarps][kGroups][32];
+  auto load = [&](int stage, int item) {
+    uint8_t* s = stages + stage * stage_bytes;
+    const int4 info = slots[item / row_blocks];
+    const int tile0 = 2 * (item % row_blocks);
+    const uint8_t* codes = reinterpret_cast<const uint8_t*>(
+        a.codes + info.x * code_words + int64_t(tile0) * quads * kWordsPerTileQuad);
+    const uint8_t* scales =
+        a.scales + info.x * scale_bytes + int64_t(tile0) * quads * kScalesPerTileQuad;
+    const int code_chunks = quads * 2 * kWordsPerTileQuad / 4;  // 16-byte chunks
+    for (int c = tid; c < code_chunks; c += kThreads) CpAsync16(s + c * 16, codes + c * 16, 16);
+    uint8_t* s_scales = s + code_chunks * 16;
+    const int scale_chunks = quads * 2 * kScalesPerTileQuad / 16;
+    for (int c = tid; c < scale_chunks; c += kThreads)
+      CpAsync16(s_scales + c * 16, scales + c * 16, 16);
+    if (tid < kStageTokens && tid < info.z)
+      CpAsync4(s_scales + scale_chunks * 16 + tid * 4, a.sorted + info.y + tid);
+  };
 
-  for (int chunk = 0; chunk < count; chunk += 8 * kGroups) {
-    // The activation row of this lane's token (n = lane / 4) in each group of 8 tokens.
-    const __nv_bfloat16* in_row[kGroups];
-#pragma unroll
-    for (int g = 0; g < kGroups; ++g) {
-      const int token = chunk + g * 8 + lane / 4;
-      in_row[g] = nullptr;
-      if (token < count) {
-        const int pos = begin + token;
-        in_row[g] =
-            kGateUp ? a.in + int64_t(a.sorted[pos] / a.k) * cols : a.in + int64_t(pos) * cols;
-      }
-    }
-    float acc[kGroups][4];
-#pragma unroll
-    for (int g = 0; g < kGroups; ++g) acc[g][0] = acc[g][1] = acc[g][2] = acc[g][3] = 0.0f;
-
-    for (int quad0 = quad_begin; quad0 < quad_end; quad0 += kUnroll) {
-      uint4 w0[kUnroll], w1[kUnroll];
-      uint32_t s0[kUnroll], s1[kUnroll];
-#pragma unroll
-      for (int u = 0; u < kUnroll; ++u) {
-        if (quad0 + u < quad_end) {
-          const int quad = quad0 + u;
-          w0[u] = __ldg(codes0 + quad * (kWordsPerTileQuad / 4));
-          w1[u] = __ldg(codes1 + quad * (kWordsPerTileQuad / 4));
-          s0[u] = __ldg(scales0 + quad * (kScalesPerTileQuad / 4));
-          s1[u] = __ldg(scales1 + quad * (kScalesPerTileQuad / 4));
-        }
-      }
-#pragma unroll
-      for (int u = 0; u < kUnroll; ++u) {
-        if (quad0 + u >= quad_end) break;
-#pragma unroll
-        for (int b = 0; b < kBlocksPerQuad; ++b) {
-          const int block = (quad0 + u) * kBlocksPerQuad + b;
-          if (block >= groups) break;
-          uint32_t ra[4], rb[4];
-          DecodeMxfp4Word<kWide>(Word(w0[u], b), Mxfp4ScalePair<kWide>(s0[u], b), ra);
-          DecodeMxfp4Word<kWide>(Word(w1[u], b), Mxfp4ScalePair<kWide>(s1[u], b), rb);
-#pragma unroll
-          for (int g = 0; g < kGroups; ++g) {
-            uint4 xv = make_uint4(0, 0, 0, 0);
-            if (in_row[g] != nullptr)
-              xv = __ldg(reinterpret_cast<const uint4*>(in_row[g] + block * 32 + q * 8));
-            MmaBf16(acc[g], ra[0], rb[0], ra[1], rb[1], xv.x, xv.y);
-            MmaBf16(acc[g], ra[2], rb[2], ra[3], rb[3], xv.z, xv.w);
-          }
-        }
-      }
-    }
-
-#pragma unroll
-    for (int g = 0; g < kGroups; ++g)
-      partial[warp][g][lane] = make_float4(acc[g][0], acc[g][1], acc[g][2], acc[g][3]);
-    __syncthreads();
+  const int quad0 = warp * kQuads;  // this warp's quads: [quad0, quad0 + kQuads) ∩ [0, quads)
+  int parity = 0;
+  auto compute = [&](int stage, int item) {
+    const uint8_t* s = stages + stage * stage_bytes;
+    const uint8_t* s_scales = s + quads * 2 * kWordsPerTileQuad * 4;
+    const int* s_sorted = reinterpret_cast<const int*>(s_scales + quads * 2 * kScalesPerTileQuad);
+    const int4 info = slots[item / row_blocks];
+    const int expert = info.x, begin = info.y, count = info.z, rb = item % row_blocks;
+    const uint16_t* bias_row = reinterpret_cast<const uint16_t*>(a.bias) + int64_t(expert) * rows;
+    uint32_t bias = 0;  // W1: (gate, up) of channel rb·8 + lane/4; W2: rows lane/4, lane/4 + 8
     if (warp == 0) {
+      if (kGateUp) {
+        bias = __ldg(reinterpret_cast<const uint32_t*>(bias_row) + rb * kRowsPerTile + lane / 4);
+      } else {
+        const int row = rb * 16 + lane / 4;
+        bias = uint32_t(__ldg(bias_row + row)) | uint32_t(__ldg(bias_row + row + 8)) << 16;
+      }
+    }
+    auto sorted_at = [&](int t) { return t < kStageTokens ? s_sorted[t] : a.sorted[begin + t]; };
+    for (int pass = 0; pass < count; pass += 8 * kGroups) {
+      const __nv_bfloat16* in_row[kGroups];
 #pragma unroll
       for (int g = 0; g < kGroups; ++g) {
-        float v[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+        const int t = pass + g * 8 + lane / 4;
+        in_row[g] = nullptr;
+        if (t < count) in_row[g] = a.in + int64_t(kGateUp ? sorted_at(t) / a.k : begin + t) * cols;
+      }
+      float acc[kGroups][4];
 #pragma unroll
-        for (int w = 0; w < kWarps; ++w) {
-          const float4 p = partial[w][g][lane];
-          v[0] += p.x, v[1] += p.y, v[2] += p.z, v[3] += p.w;
-        }
-        // v[0..1]: row lane/4 of tile 0, tokens 2q, 2q+1; v[2..3]: row lane/4 of tile 1.
-        const int token0 = chunk + g * 8 + 2 * q;
-        if (kGateUp) {
-          const int inter = rows / 2, channel = blockIdx.x * kRowsPerTile + lane / 4;
-          const __nv_bfloat16* bias = a.bias + int64_t(expert) * rows + 2 * channel;
-          const float bg = __bfloat162float(bias[0]), bu = __bfloat162float(bias[1]);
+      for (int g = 0; g < kGroups; ++g) acc[g][0] = acc[g][1] = acc[g][2] = acc[g][3] = 0.0f;
 #pragma unroll
-          for (int j = 0; j < 2; ++j) {
-            if (token0 + j < count)
-              a.act[int64_t(begin + token0 + j) * inter + channel] =
-                  __float2bfloat16_rn(SwiGlu(v[j] + bg, v[2 + j] + bu, a.limit, a.alpha));
+      for (int u = 0; u < kQuads; ++u) {
+        const int quad = quad0 + u;
+        if (quad >= quads) break;
+        const uint4 c0 = *reinterpret_cast<const uint4*>(s + quad * 512 + lane * 16);
+        const uint4 c1 = *reinterpret_cast<const uint4*>(s + (quads + quad) * 512 + lane * 16);
+        const uint32_t s0 =
+            *reinterpret_cast<const uint32_t*>(s_scales + quad * 32 + (lane / 4) * 4);
+        const uint32_t s1 =
+            *reinterpret_cast<const uint32_t*>(s_scales + (quads + quad) * 32 + (lane / 4) * 4);
+#pragma unroll
+        for (int b = 0; b < kBlocksPerQuad; ++b) {
+          const int block = quad * kBlocksPerQuad + b;
+          if (block >= groups) break;
+          uint32_t w0[4], w1[4];
+          DecodeMxfp4Word<kWide>(Word(c0, b), Mxfp4ScalePair<kWide>(s0, b), w0);
+          DecodeMxfp4Word<kWide>(Word(c1, b), Mxfp4ScalePair<kWide>(s1, b), w1);
+#pragma unroll
+          for (int g = 0; g < kGroups; ++g) {
+            uint4 x = make_uint4(0, 0, 0, 0);
+            if (in_row[g] != nullptr)
+              x = __ldg(reinterpret_cast<const uint4*>(in_row[g] + block * 32 + q * 8));
+            MmaBf16(acc[g], w0[0], w1[0], w0[1], w1[1], x.x, x.y);
+            MmaBf16(acc[g], w0[2], w1[2], w0[3], w1[3], x.z, x.w);
           }
-        } else {
-          const int row = blockIdx.x * 16 + lane / 4;
-          const __nv_bfloat16* bias = a.bias + int64_t(expert) * rows;
-          const float b0 = __bfloat162float(bias[row]), b1 = __bfloat162float(bias[row + 8]);
+        }
+      }
+      float4* mine = partial + parity * (kWarps * kGroups * 32);
+#pragma unroll
+      for (int g = 0; g < kGroups; ++g)
+        mine[(warp * kGroups + g) * 32 + lane] =
+            make_float4(acc[g][0], acc[g][1], acc[g][2], acc[g][3]);
+      __syncthreads();
+      if (warp == 0) {
+        const float b_lo = __uint_as_float(bias << 16), b_hi = __uint_as_float(bias & 0xFFFF0000u);
+#pragma unroll
+        for (int g = 0; g < kGroups; ++g) {
+          float v[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+#pragma unroll
+          for (int w = 0; w < kWarps; ++w) {
+            const float4 p = mine[(w * kGroups + g) * 32 + lane];
+            v[0] += p.x, v[1] += p.y, v[2] += p.z, v[3] += p.w;
+          }
+          // v[0..1]: row lane/4 of tile 0, tokens 2q, 2q+1; v[2..3]: row lane/4 of tile 1.
+          const int token0 = pass + g * 8 + 2 * q;
 #pragma unroll
           for (int j = 0; j < 2; ++j) {
-            if (token0 + j < count) {
-              float* y = a.y + int64_t(a.sorted[begin + token0 + j]) * rows;
-              y[row] = v[j] + b0;
-              y[row + 8] = v[2 + j] + b1;
+            if (token0 + j >= count) continue;
+            if (kGateUp) {
+              const int inter = rows / 2, channel = rb * kRowsPerTile + lane / 4;
+              a.act[int64_t(begin + token0 + j) * inter + channel] =
+                  __float2bfloat16_rn(SwiGlu(v[j] + b_lo, v[2 + j] + b_hi, a.limit, a.alpha));
+            } else {
+              const int row = rb * 16 + lane / 4;
+              float* y = a.y + int64_t(sorted_at(token0 + j)) * rows;
+              y[row] = v[j] + b_lo;
+              y[row + 8] = v[2 + j] + b_hi;
             }
           }
         }
       }
+      parity ^= 1;
     }
-    __syncthreads();
+  };
+
+#pragma unroll
+  for (int st = 0; st < kStages - 1; ++st) {
+    if (st < my_items) load(st, first + st * stride);
+    CpAsyncCommit();
   }
+  for (int i = 0; i < my_items; ++i) {
+    CpAsyncWait<kStages - 2>();
+    __syncthreads();
+    const int ahead = i + kStages - 1;
+    if (ahead < my_items) load(ahead % kStages, first + ahead * stride);
+    CpAsyncCommit();
+    compute(i % kStages, first + i * stride);
+  }
+  CpAsyncWait<0>();
 }
 
-template <int kGroups, bool kGateUp>
-Status Launch(const GemmArgs& a, cudaStream_t stream) {
-  const dim3 grid(a.rows / 16, a.num_experts < a.tokens * a.k ? a.num_experts : a.tokens * a.k);
-  if (a.wide)
-    DecodeGemmKernel<kGroups, kGateUp, true><<<grid, kWarps * 32, 0, stream>>>(a);
-  else
-    DecodeGemmKernel<kGroups, kGateUp, false><<<grid, kWarps * 32, 0, stream>>>(a);
+template <int kQuads, int kGroups, bool kGateUp, bool kWide>
+Status LaunchTyped(const GemmArgs& a, cudaStream_t stream) {
+  auto* kernel = DecodeGemmKernel<kQuads, kGroups, kGateUp, kWide>;
+  const int max_slots = a.num_experts < a.tokens * a.k ? a.num_experts : a.tokens * a.k;
+  const int smem =
+      PartialBytes(kGroups) + SlotBytes(max_slots) + kStages * StageBytes(Mxfp4Quads(a.cols));
+  // Device properties, the attribute and the occupancy, looked up once per device and size.
+  struct Cache {
+    int smem = -1, sms = 0, per_sm = 0;
+  };
+  static thread_local Cache cache[8];
+  int device = 0;
+  ATOM_CUDA_RETURN_IF_ERROR(cudaGetDevice(&device));
+  Cache& c = cache[device % 8];
+  if (c.smem != smem) {
+    int optin = 0;
+    ATOM_CUDA_RETURN_IF_ERROR(cudaDeviceGetAttribute(&c.sms, cudaDevAttrMultiProcessorCount, device));
+    ATOM_CUDA_RETURN_IF_ERROR(
+        cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device));
+    if (smem > optin)
+      return InvalidArgument("MoE decode GEMM: needs {} bytes of shared memory, device allows {}",
+                             smem, optin);
+    ATOM_CUDA_RETURN_IF_ERROR(
+        cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, smem));
+    ATOM_CUDA_RETURN_IF_ERROR(
+        cudaOccupancyMaxActiveBlocksPerMultiprocessor(&c.per_sm, kernel, kThreads, smem));
+    if (c.per_sm < 1) c.per_sm = 1;
+    c.smem = smem;
+  }
+  const int sms = c.sms, per_sm = c.per_sm;
+  const int64_t max_items = int64_t(max_slots) * (a.rows / 16);
+  const int64_t capacity = int64_t(sms) * per_sm;
+  // As few CTAs as give every CTA the same number of items in the worst case.
+  const int64_t per_cta = (max_items + capacity - 1) / capacity;
+  const int grid = int((max_items + per_cta - 1) / per_cta);
+  kernel<<<grid, kThreads, smem, stream>>>(a, max_slots);
   return LastLaunchStatus("DecodeGemmKernel");
+}
+
+template <int kQuads, int kGroups>
+Status LaunchQuads(const GemmArgs& a, cudaStream_t stream) {
+  if (a.gate_up)
+    return a.wide ? LaunchTyped<kQuads, kGroups, true, true>(a, stream)
+                  : LaunchTyped<kQuads, kGroups, true, false>(a, stream);
+  return a.wide ? LaunchTyped<kQuads, kGroups, false, true>(a, stream)
+                : LaunchTyped<kQuads, kGroups, false, false>(a, stream);
+}
+
+template <int kGroups>
+Status LaunchGroups(const GemmArgs& a, cudaStream_t stream) {
+  const int per_warp = (Mxfp4Quads(a.cols) + kWarps - 1) / kWarps;
+  if (per_warp <= 1) return LaunchQuads<1, kGroups>(a, stream);
+  if (per_warp <= 3) return LaunchQuads<3, kGroups>(a, stream);
+  return LaunchQuads<4, kGroups>(a, stream);
 }
 
 }  // namespace
 
 Status LaunchDecodeGemm(const GemmArgs& a, cudaStream_t stream) {
   if (a.rows <= 0 || a.rows % 16 != 0) return InvalidArgument("MoE decode GEMM: rows = {}", a.rows);
-  if (a.cols <= 0 || a.cols % 32 != 0) return InvalidArgument("MoE decode GEMM: cols = {}", a.cols);
+  if (a.cols <= 0 || a.cols % 32 != 0 || a.cols > kDecodeMaxCols)
+    return InvalidArgument("MoE decode GEMM: cols = {} (a multiple of 32, at most {})", a.cols,
+                           kDecodeMaxCols);
+  if (a.num_experts <= 0 || a.num_experts > kMaxRoutingExperts)
+    return InvalidArgument("MoE decode GEMM: num_experts = {}", a.num_experts);
   if (a.tokens <= 0) return OkStatus();
-  if (a.rows / 16 > 65535 * 32) return InvalidArgument("MoE decode GEMM: rows = {}", a.rows);
-  // Groups of 8 tokens per weight pass: an expert has at most `tokens` of them.
-  if (a.tokens <= 8) return a.gate_up ? Launch<1, true>(a, stream) : Launch<1, false>(a, stream);
-  return a.gate_up ? Launch<2, true>(a, stream) : Launch<2, false>(a, stream);
+  // Tokens per pass: an expert has at most `tokens` of them.
+  return a.tokens <= 8 ? LaunchGroups<1>(a, stream) : LaunchGroups<2>(a, stream);
 }
 
 }  // namespace atom::cuda::moe

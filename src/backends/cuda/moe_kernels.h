@@ -19,10 +19,12 @@ struct Routing {
   int32_t* tile_offsets = nullptr;  // [E + 1]: prefix sums of ceil(count_e / tile_rows)
   int32_t* active = nullptr;        // [E]: the experts with pairs, ascending; the rest unset
   int32_t* num_active = nullptr;    // [1]
+  int4* slots = nullptr;            // [E]: per active expert {expert, first sorted pos, count, 0}
   int32_t* sorted = nullptr;        // [pairs]: pair indices, grouped by expert (any order within)
 };
 
-// Counting sort of `pairs` expert indices (REQUIRES: in [0, E); others are dropped) by one CTA.
+// Counting sort of `pairs` expert indices (REQUIRES: in [0, E); others are dropped) by one CTA
+// of kMaxRoutingExperts threads (one per expert for the prefix sums).
 // REQUIRES: num_experts <= kMaxRoutingExperts.
 inline constexpr int kMaxRoutingExperts = 1024;
 Status LaunchRouting(const int32_t* indices, int pairs, int num_experts, int tile_rows,
@@ -57,9 +59,13 @@ struct GemmArgs {
   const int32_t* tile_offsets = nullptr;
   const int32_t* active = nullptr;
   const int32_t* num_active = nullptr;
+  const int4* slots = nullptr;
   const int32_t* sorted = nullptr;
 };
 
+// REQUIRES for the decode GEMM: cols <= kDecodeMaxCols (each of its 8 warps holds at most 4
+// quads of a row block in registers).
+inline constexpr int kDecodeMaxCols = 8 * 4 * 128;
 Status LaunchDecodeGemm(const GemmArgs& args, cudaStream_t stream);
 // tile_rows 64 or 128; routing.tile_offsets must have been built with the same tile_rows.
 Status LaunchTiledGemm(const GemmArgs& args, int tile_rows, cudaStream_t stream);

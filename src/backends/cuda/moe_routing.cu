@@ -1,44 +1,81 @@
 // MoE routing on the device: the T·k (token, slot) pairs grouped by expert with a counting sort
-// in one CTA (per-expert counts, offsets, tile offsets, the active-expert list, the permutation).
-// No host synchronisation: every later grid is sized for the worst case and reads these tables.
+// in one CTA of one thread per expert: per-expert counts (shared-memory atomics), exclusive
+// prefix sums of counts, tile counts and activity (a block scan), the active-expert table, then
+// the permutation. No host synchronisation: later grids are sized for the worst case and read
+// these tables.
 #include "backends/cuda/moe_kernels.h"
 
 namespace atom::cuda::moe {
 namespace {
 
-constexpr int kThreads = 1024;
+constexpr int kThreads = kMaxRoutingExperts;
+constexpr int kWarps = kThreads / 32;
+constexpr unsigned kFullMask = 0xFFFFFFFFu;
 
 __global__ void __launch_bounds__(kThreads)
     RoutingKernel(const int32_t* __restrict__ indices, int pairs, int num_experts, int tile_rows,
                   Routing r) {
-  __shared__ int count[kMaxRoutingExperts];
-  __shared__ int cursor[kMaxRoutingExperts];
-  for (int e = threadIdx.x; e < num_experts; e += kThreads) count[e] = 0;
+  __shared__ int count[kThreads];
+  __shared__ int cursor[kThreads];
+  __shared__ int warp_total[3][kWarps];
+  const int e = threadIdx.x, lane = e % 32, warp = e / 32;
+  count[e] = 0;
   __syncthreads();
-  for (int p = threadIdx.x; p < pairs; p += kThreads) {
-    const int e = indices[p];
-    if (unsigned(e) < unsigned(num_experts)) atomicAdd(&count[e], 1);
+  for (int p = e; p < pairs; p += kThreads) {
+    const int expert = indices[p];
+    if (unsigned(expert) < unsigned(num_experts)) atomicAdd(&count[expert], 1);
   }
   __syncthreads();
-  if (threadIdx.x == 0) {
-    int offset = 0, tiles = 0, active = 0;
-    for (int e = 0; e < num_experts; ++e) {
-      const int n = count[e];
-      r.offsets[e] = offset;
-      r.tile_offsets[e] = tiles;
-      cursor[e] = offset;
-      if (n > 0) r.active[active++] = e;
-      offset += n;
-      tiles += (n + tile_rows - 1) / tile_rows;
+
+  // Inclusive scans of (pairs, tiles, active) over experts 0..e.
+  const int n = e < num_experts ? count[e] : 0;
+  int v[3] = {n, (n + tile_rows - 1) / tile_rows, n > 0 ? 1 : 0};
+  const int own[3] = {v[0], v[1], v[2]};
+#pragma unroll
+  for (int i = 0; i < 3; ++i) {
+#pragma unroll
+    for (int o = 1; o < 32; o *= 2) {
+      const int up = __shfl_up_sync(kFullMask, v[i], o);
+      if (lane >= o) v[i] += up;
     }
-    r.offsets[num_experts] = offset;
-    r.tile_offsets[num_experts] = tiles;
-    *r.num_active = active;
+    if (lane == 31) warp_total[i][warp] = v[i];
   }
   __syncthreads();
-  for (int p = threadIdx.x; p < pairs; p += kThreads) {
-    const int e = indices[p];
-    if (unsigned(e) < unsigned(num_experts)) r.sorted[atomicAdd(&cursor[e], 1)] = p;
+  if (warp == 0) {
+#pragma unroll
+    for (int i = 0; i < 3; ++i) {
+      int t = warp_total[i][lane];
+#pragma unroll
+      for (int o = 1; o < 32; o *= 2) {
+        const int up = __shfl_up_sync(kFullMask, t, o);
+        if (lane >= o) t += up;
+      }
+      warp_total[i][lane] = t;  // inclusive over warps 0..lane
+    }
+  }
+  __syncthreads();
+#pragma unroll
+  for (int i = 0; i < 3; ++i)
+    if (warp > 0) v[i] += warp_total[i][warp - 1];
+  if (e < num_experts) {
+    const int offset = v[0] - own[0], slot = v[2] - own[2];
+    r.offsets[e] = offset;
+    r.tile_offsets[e] = v[1] - own[1];
+    cursor[e] = offset;
+    if (n > 0) {
+      r.active[slot] = e;
+      r.slots[slot] = make_int4(e, offset, n, 0);
+    }
+    if (e == num_experts - 1) {
+      r.offsets[num_experts] = v[0];
+      r.tile_offsets[num_experts] = v[1];
+      *r.num_active = v[2];
+    }
+  }
+  __syncthreads();
+  for (int p = e; p < pairs; p += kThreads) {
+    const int expert = indices[p];
+    if (unsigned(expert) < unsigned(num_experts)) r.sorted[atomicAdd(&cursor[expert], 1)] = p;
   }
 }
 

@@ -210,15 +210,20 @@ template <int kTileRows, bool kGateUp, bool kWide>
 Status LaunchTyped(const GemmArgs& a, cudaStream_t stream) {
   auto* kernel = TiledGemmKernel<kTileRows, kGateUp, kWide>;
   const int smem = TiledSmem<kTileRows>::kBytes;
-  int device = 0, optin = 0;
+  static thread_local bool configured[8] = {};  // the attribute, set once per device
+  int device = 0;
   ATOM_CUDA_RETURN_IF_ERROR(cudaGetDevice(&device));
-  ATOM_CUDA_RETURN_IF_ERROR(
-      cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device));
-  if (smem > optin)
-    return InvalidArgument("MoE tiled GEMM: needs {} bytes of shared memory, device allows {}",
-                           smem, optin);
-  ATOM_CUDA_RETURN_IF_ERROR(
-      cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, smem));
+  if (!configured[device % 8]) {
+    int optin = 0;
+    ATOM_CUDA_RETURN_IF_ERROR(
+        cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device));
+    if (smem > optin)
+      return InvalidArgument("MoE tiled GEMM: needs {} bytes of shared memory, device allows {}",
+                             smem, optin);
+    ATOM_CUDA_RETURN_IF_ERROR(
+        cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, smem));
+    configured[device % 8] = true;
+  }
   const int pairs = a.tokens * a.k;
   const int max_tiles = pairs / kTileRows + (a.num_experts < pairs ? a.num_experts : pairs);
   if (max_tiles > 65535)
