@@ -3,22 +3,25 @@
 # against the Debian packages carried in .gpu-deps (scripts/gpu-deps.sh), runs the `gpu` tests,
 # then the GPU benchmarks, and prints a short table last. Results and logs go to $OUT when set.
 #
-#   scripts/gpu-check.sh [--portable] [--filter GTEST_FILTER] [--no-bench]
+#   scripts/gpu-check.sh [--portable] [--filter GTEST_FILTER] [--no-bench] [--no-reference]
 #
 # Environment: ATOM_GPU_DEPS (folder of .deb files, default .gpu-deps), ATOM_GPU_BUILD_DIR
 # (default build/gpu or build/gpu-portable), ATOM_COMMIT (reported as the commit).
 #
 # --portable builds without the tuned sm_90a kernels (ATOM_CUDA_TUNED=OFF): every op must still
-# run correctly on its portable variant.
+# run correctly on its portable variant. Unless --no-reference, a real-dimension checkpoint
+# (gpt-oss-20b shapes, 2 layers, `atom synth`) and its transformers logits are made first
+# (tools/hf_reference.py, cached in /tmp) for the end-to-end gpu test.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-portable=0 filter="*" bench=1
+portable=0 filter="*" bench=1 reference=1
 while (($#)); do
   case "$1" in
     --portable) portable=1 ;;
     --filter) filter="$2"; shift ;;
     --no-bench) bench=0 ;;
+    --no-reference) reference=0 ;;
     *) echo "gpu-check: unknown argument $1" >&2; exit 2 ;;
   esac
   shift
@@ -48,6 +51,15 @@ targets=(atom atom_demo_model atom_gpu_tests)
 [[ $bench == 1 ]] && targets+=($(cmake --build "$build" --target help | grep -o "atom_cuda_[a-z_]*_bench" | sort -u))
 cmake --build "$build" -j"$(nproc)" --target "${targets[@]}" > "$out/build.log" 2>&1 || { grep -B2 -A12 -m5 "error" "$out/build.log"; tail -20 "$out/build.log"; exit 1; }
 build_s=$(($(date +%s) - start))
+
+if [[ $reference == 1 ]]; then
+  ref=/tmp/atom-ref-20b-2l
+  start=$(date +%s)
+  python3 tools/hf_reference.py --atom "$build/atom" --synth "--preset 20b --layers 2 --seed 1" \
+    --out "$ref" > "$out/reference.log" 2>&1 || { tail -30 "$out/reference.log"; exit 1; }
+  export ATOM_GPU_REFERENCE_DIR=$ref
+  echo "reference: $ref ($(($(date +%s) - start)) s)"
+fi
 
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | tee "$out/device.txt"
 "$build/tests/atom_gpu_tests" --gtest_filter="$filter" --gtest_output="json:$out/gpu_tests.json" \

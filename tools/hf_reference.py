@@ -11,7 +11,10 @@ can be checked against transformers the way tests/data/gpt-oss-tiny-* are:
 writes OUT/model (the checkpoint), OUT/reference_logits.safetensors (float32 `caseN.prompt_logits`
 [L, vocab] at every prompt position, `caseN.full_logits` [L + G, vocab] at every position of
 prompt + greedy continuation) and OUT/cases.json (prompt ids, the G greedy ids,
-min_top1_margin), exactly as the fixtures' README describes. transformers runs GptOssForCausalLM
+min_top1_margin), exactly as the fixtures' README describes, and
+OUT/reference_logits_hf_bf16.safetensors: transformers itself in bfloat16 on prompt + greedy ids
+(`caseN.full_logits`), the yardstick a bf16 engine is held to (--bf16-only adds just this file to
+an existing reference folder, e.g. the fixtures). transformers runs GptOssForCausalLM
 with eager attention in float32 on the GPU; MXFP4 experts are read through
 Mxfp4Config(dequantize=True).
 """
@@ -37,6 +40,9 @@ def main():
                         help="prompt lengths; random ids, one case each")
     parser.add_argument("--generate", type=int, default=16, help="greedy tokens per case")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--bf16-only", action="store_true",
+                        help="only (re)write OUT/reference_logits_hf_bf16.safetensors for the "
+                             "cases already in OUT/cases.json")
     args = parser.parse_args()
 
     model_dir = args.model or os.path.join(args.out, "model")
@@ -47,10 +53,15 @@ def main():
                             *shlex.split(args.synth), "--out", model_dir], check=True)
 
     config = AutoConfig.from_pretrained(model_dir)
+    if args.bf16_only:
+        with open(os.path.join(args.out, "cases.json")) as f:
+            write_bf16_reference(model_dir, config, json.load(f)["cases"], args.out)
+        return
     kwargs = {"attn_implementation": "eager", "dtype": torch.float32}
     if getattr(config, "quantization_config", None):
         kwargs["quantization_config"] = Mxfp4Config(dequantize=True)
-    model = GptOssForCausalLM.from_pretrained(model_dir, **kwargs).to("cuda").eval()
+    # Dequantized MXFP4 experts come back in bf16: everything is computed in float32.
+    model = GptOssForCausalLM.from_pretrained(model_dir, **kwargs).to("cuda", torch.float32).eval()
 
     gen = torch.Generator().manual_seed(args.seed)
     vocab = config.vocab_size
@@ -81,6 +92,25 @@ def main():
                    "torch_version": torch.__version__, "seed": args.seed, "cases": cases}, f,
                   indent=1)
     print(f"wrote {args.out}/reference_logits.safetensors and cases.json")
+    del model
+    torch.cuda.empty_cache()
+    write_bf16_reference(model_dir, config, cases, args.out)
+
+
+def write_bf16_reference(model_dir, config, cases, out):
+    """transformers itself in bfloat16 on the same cases (prompt + greedy ids): how far bf16
+    compute lands from the float32 reference on this model — the yardstick for bf16 engines."""
+    kwargs = {"attn_implementation": "eager", "dtype": torch.bfloat16}
+    if getattr(config, "quantization_config", None):
+        kwargs["quantization_config"] = Mxfp4Config(dequantize=True)
+    model = GptOssForCausalLM.from_pretrained(model_dir, **kwargs).to("cuda", torch.bfloat16).eval()
+    tensors = {}
+    for i, c in enumerate(cases):
+        with torch.no_grad():
+            ids = torch.tensor([c["prompt_ids"] + c["greedy_ids"]], device="cuda")
+            tensors[f"case{i}.full_logits"] = model(ids).logits[0].float().cpu().contiguous()
+    save_file(tensors, os.path.join(out, "reference_logits_hf_bf16.safetensors"))
+    print(f"wrote {out}/reference_logits_hf_bf16.safetensors")
 
 
 if __name__ == "__main__":

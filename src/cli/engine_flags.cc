@@ -1,5 +1,11 @@
 #include "cli/engine_flags.h"
 
+#include "core/logging.h"
+#if ATOM_WITH_CUDA
+#include "backends/cuda/device_buffer.h"
+#include "backends/cuda/device_info.h"
+#endif
+
 namespace atom::cli {
 
 void AddEngineFlags(CLI::App* cmd, EngineFlags& f) {
@@ -20,6 +26,13 @@ void AddEngineFlags(CLI::App* cmd, EngineFlags& f) {
   cmd->add_option("--kv-cache-memory", f.kv_cache_memory_gib,
                   "GiB of memory for the KV cache (CPU backend)")
       ->check(CLI::PositiveNumber);
+  cmd->add_option(
+         "--device", f.device,
+         "Where the model runs: auto (a GPU if this build and machine have one), cpu, cuda")
+      ->check(CLI::IsMember({"auto", "cpu", "cuda"}));
+  cmd->add_option("--gpu-memory-utilization", f.gpu_memory_utilization,
+                  "CUDA: share of the GPU's memory for weights, buffers and the KV cache")
+      ->check(CLI::Range(0.05, 1.0));
   cmd->add_option("--max-pending-requests", f.max_pending_requests,
                   "Requests queued or running at most; beyond, new ones are refused (HTTP 503)")
       ->check(CLI::PositiveNumber);
@@ -45,6 +58,45 @@ EngineConfig MakeEngineConfig(const EngineFlags& f, const ModelConfig& model,
   if (!f.enable_chunked_prefill && c.scheduler.max_num_batched_tokens < len)
     c.scheduler.max_num_batched_tokens = int(len);
   return c;
+}
+
+StatusOr<LoadOptions> MakeLoadOptions(const EngineFlags& f) {
+  LoadOptions load;
+  load.max_num_batched_tokens = f.max_num_batched_tokens;
+  if (f.device == "cpu") return load;
+#if ATOM_WITH_CUDA
+  ATOM_ASSIGN_OR_RETURN(std::vector<cuda::DeviceInfo> gpus, cuda::QueryDevices());
+  if (gpus.empty()) {
+    if (f.device == "cuda") return NotFound("--device cuda: no GPU is visible");
+    ATOM_LOG_INFO("device: cpu (no GPU visible)");
+    return load;
+  }
+  load.kernel_context.device = Device{DeviceType::kCuda, gpus[0].index};
+  load.kernel_context.sm_arch = gpus[0].sm_arch;
+  ATOM_LOG_INFO("device: {}", cuda::Describe(gpus[0]));
+#else
+  if (f.device == "cuda") return Unimplemented("--device cuda: this build has no CUDA backend");
+  ATOM_LOG_INFO("device: cpu (this build has no CUDA backend)");
+#endif
+  return load;
+}
+
+Status SizeKvCacheForDevice(const EngineFlags& f, const LoadOptions& load, EngineConfig& config) {
+  if (load.kernel_context.device.type != DeviceType::kCuda) return OkStatus();
+#if ATOM_WITH_CUDA
+  ATOM_ASSIGN_OR_RETURN(cuda::DeviceMemory memory, cuda::CurrentDeviceMemory());
+  const double budget = f.gpu_memory_utilization * double(memory.total);
+  const double used = double(memory.total - memory.free);
+  if (budget <= used)
+    return ResourceExhausted(
+        "--gpu-memory-utilization {}: the model already holds {:.2f} of the {:.2f} GiB allowed",
+        f.gpu_memory_utilization, used / double(1 << 30), budget / double(1 << 30));
+  config.kv_cache_bytes = uint64_t(budget - used);
+  ATOM_LOG_INFO("KV cache: {:.2f} GiB ({:.0f}% of {:.2f} GiB, less {:.2f} GiB in use)",
+                double(config.kv_cache_bytes) / double(1 << 30), 100 * f.gpu_memory_utilization,
+                double(memory.total) / double(1 << 30), used / double(1 << 30));
+#endif
+  return OkStatus();
 }
 
 }  // namespace atom::cli

@@ -2,9 +2,12 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <string>
 
+#include "core/status.h"
 #include "engine/engine.h"
 #include "models/config.h"
+#include "models/registry.h"
 
 namespace atom::cli {
 
@@ -17,6 +20,8 @@ struct EngineFlags {
   bool enable_chunked_prefill = true;
   double kv_cache_memory_gib = 4.0;
   int max_pending_requests = 4096;
+  std::string device = "auto";          // auto | cpu | cuda
+  double gpu_memory_utilization = 0.9;  // CUDA: share of the GPU's memory for weights + KV
 };
 
 void AddEngineFlags(CLI::App* cmd, EngineFlags& flags);
@@ -25,5 +30,15 @@ void AddEngineFlags(CLI::App* cmd, EngineFlags& flags);
 // EOS ids, else config.json's).
 EngineConfig MakeEngineConfig(const EngineFlags& flags, const ModelConfig& model,
                               const GenerationConfig& generation);
+
+// Where the model runs: --device, where "auto" is the first GPU when this build has the CUDA
+// backend and a GPU is visible, else the CPU. Logs the choice.
+StatusOr<LoadOptions> MakeLoadOptions(const EngineFlags& flags);
+
+// On a GPU, sizes the KV cache from --gpu-memory-utilization: that share of the device's memory,
+// less what the loaded model already holds (weights, step buffers). No-op on the CPU, where
+// --kv-cache-memory applies.
+Status SizeKvCacheForDevice(const EngineFlags& flags, const LoadOptions& load,
+                            EngineConfig& config);
 
 }  // namespace atom::cli

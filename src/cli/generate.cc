@@ -1,11 +1,11 @@
 // atom generate: prompts (token ids, raw text, or chat messages rendered as Harmony) through the
 // engine as one batch, with every sampling option; greedy by default.
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
 #include <charconv>
 #include <filesystem>
 #include <map>
-
-#include <fmt/format.h>
-#include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
@@ -68,13 +68,13 @@ StatusOr<std::vector<Prompt>> BuildPrompts(const GenerateOptions& o, const Token
     prompts.push_back({std::move(ids), false});
   }
   if ((!o.prompts.empty() || !o.chats.empty()) && tokenizer == nullptr)
-    return InvalidArgument("--prompt and --chat need a tokenizer: the model folder has no "
-                           "tokenizer.json; name one with --tokenizer");
+    return InvalidArgument(
+        "--prompt and --chat need a tokenizer: the model folder has no "
+        "tokenizer.json; name one with --tokenizer");
   for (const std::string& text : o.prompts) prompts.push_back({tokenizer->Encode(text), false});
   for (size_t i = 0; i < o.chats.size(); ++i) {
-    nlohmann::ordered_json request = {
-        {"messages", {{{"role", "user"}, {"content", o.chats[i]}}}},
-        {"reasoning_effort", o.reasoning_effort}};
+    nlohmann::ordered_json request = {{"messages", {{{"role", "user"}, {"content", o.chats[i]}}}},
+                                      {"reasoning_effort", o.reasoning_effort}};
     auto conversation = OpenAiChatToConversation(request);
     if (!conversation.ok()) return conversation.status().WithContext(fmt::format("--chat #{}", i));
     ATOM_ASSIGN_OR_RETURN(RenderedPrompt rendered, RenderConversationForCompletion(*conversation));
@@ -101,7 +101,9 @@ int Fail(const Status& s) {
 }
 
 int RunGenerate(GenerateOptions o) {
-  auto model = LoadModel(o.model_dir);
+  auto load = MakeLoadOptions(o.engine);
+  if (!load.ok()) return Fail(load.status());
+  auto model = LoadModel(o.model_dir, *load);
   if (!model.ok()) return Fail(model.status());
   for (const ops::KernelChoice& k : (*model)->kernel_choices())
     ATOM_LOG_INFO("kernel {:<16} {:<14} {}", k.op, k.variant, k.reason);
@@ -119,6 +121,7 @@ int RunGenerate(GenerateOptions o) {
   if (!prompts.ok()) return Fail(prompts.status());
 
   EngineConfig config = MakeEngineConfig(o.engine, (*model)->config(), *generation);
+  if (Status s = SizeKvCacheForDevice(o.engine, *load, config); !s.ok()) return Fail(s);
   if (!o.chats.empty() && tokenizer) {
     // A Harmony reply also ends at <|call|> (a tool call), which HF's EOS list lacks.
     if (auto call = tokenizer->SpecialTokenId("<|call|>")) config.eos_token_ids.push_back(*call);
@@ -182,25 +185,27 @@ int RunGenerate(GenerateOptions o) {
       if (o.json) {
         fmt::print("{}\n", line.dump());
       } else if (line.contains("content")) {
-        fmt::print("[{}] reasoning: {}\n[{}] answer: {} ({})\n", i, line["reasoning"].get<std::string>(), i,
-                   line["content"].get<std::string>(), r.finish_reason);
+        fmt::print("[{}] reasoning: {}\n[{}] answer: {} ({})\n", i,
+                   line["reasoning"].get<std::string>(), i, line["content"].get<std::string>(),
+                   r.finish_reason);
       } else {
         fmt::print("[{}{}] {} -> {} ({}){}\n", i, o.sampling.n > 1 ? fmt::format(".{}", n) : "",
                    fmt::join((*prompts)[i].ids, ","), fmt::join(r.ids, ","), r.finish_reason,
                    tokenizer ? fmt::format(" {}", nlohmann::json(r.text).dump()) : "");
       }
       if (!o.logits_out.empty() && n == 0)
-        logits.push_back({fmt::format("seq{}", i),
-                          Tensor(r.logits.data(), DType::kF32,
-                                 {r.logits_rows, (*model)->config().vocab_size})});
+        logits.push_back(
+            {fmt::format("seq{}", i),
+             Tensor(r.logits.data(), DType::kF32, {r.logits_rows, (*model)->config().vocab_size})});
     }
   }
   std::fflush(stdout);
   const EngineStats stats = (*engine)->stats();
-  ATOM_LOG_INFO("{} prompt tokens computed ({} from the prefix cache), {} generated in {} steps, "
-                "{:.3f} s: {:.1f} generated tok/s",
-                stats.prompt_tokens_computed, stats.prefix_cache_hits, generated,
-                stats.num_steps, seconds, seconds > 0 ? double(generated) / seconds : 0.0);
+  ATOM_LOG_INFO(
+      "{} prompt tokens computed ({} from the prefix cache), {} generated in {} steps, "
+      "{:.3f} s: {:.1f} generated tok/s",
+      stats.prompt_tokens_computed, stats.prefix_cache_hits, generated, stats.num_steps, seconds,
+      seconds > 0 ? double(generated) / seconds : 0.0);
   if (!o.logits_out.empty()) {
     if (Status s = WriteSafetensors(o.logits_out, logits); !s.ok()) return Fail(s);
     ATOM_LOG_INFO("wrote logits of {} sequences to {}", logits.size(), o.logits_out);
@@ -217,13 +222,15 @@ void AddGenerateCommand(CLI::App& app, int& exit_code) {
   o->sampling.temperature = 0;  // the CLI's default is greedy, so runs are reproducible
   SamplingParams& p = o->sampling;
   cmd->add_option("--model,-m", o->model_dir, "Model directory (default: the bundled model)");
-  cmd->add_option("--tokenizer", o->tokenizer, "tokenizer.json or .tiktoken (default: the model's)");
+  cmd->add_option("--tokenizer", o->tokenizer,
+                  "tokenizer.json or .tiktoken (default: the model's)");
   cmd->add_option("--prompt-ids", o->prompt_ids,
                   "Comma-separated token ids of one prompt; repeat for a batch")
       ->allow_extra_args(false);
   cmd->add_option("--prompt", o->prompts, "Raw text prompt (repeatable)")->allow_extra_args(false);
-  cmd->add_option("--chat", o->chats, "A user message, rendered with the model's chat format "
-                                      "(repeatable)")
+  cmd->add_option("--chat", o->chats,
+                  "A user message, rendered with the model's chat format "
+                  "(repeatable)")
       ->allow_extra_args(false);
   cmd->add_option("--reasoning-effort", o->reasoning_effort, "For --chat: low | medium | high")
       ->check(CLI::IsMember({"low", "medium", "high"}));
@@ -244,8 +251,7 @@ void AddGenerateCommand(CLI::App& app, int& exit_code) {
   cmd->add_option("--n", p.n, "Samples per prompt")->check(CLI::Range(1, 128));
   cmd->add_option("--min-tokens", p.min_tokens, "No stop before this many tokens");
   cmd->add_option("--stop", p.stop, "Stop string (repeatable)")->allow_extra_args(false);
-  cmd->add_option("--stop-token-ids", p.stop_token_ids, "Extra stop token ids")
-      ->delimiter(',');
+  cmd->add_option("--stop-token-ids", p.stop_token_ids, "Extra stop token ids")->delimiter(',');
   cmd->add_option("--logprobs", p.logprobs, "Report each token's logprob (and N top ones)");
   cmd->add_flag("--ignore-eos", p.ignore_eos, "Keep generating past EOS tokens");
   AddEngineFlags(cmd, o->engine);

@@ -60,7 +60,9 @@ int RunServe(const ServeOptions& o) {
 
   ATOM_LOG_INFO("loading {}", o.model_dir);
   std::optional<Progress> progress;
-  LoadOptions load;
+  auto load_options = MakeLoadOptions(o.engine);
+  if (!load_options.ok()) return Fail(load_options.status());
+  LoadOptions load = *load_options;
   load.prefault = true;
   load.progress = [&progress](uint64_t done, uint64_t total) {
     if (!progress) progress.emplace("loading weights", total);
@@ -77,6 +79,7 @@ int RunServe(const ServeOptions& o) {
   if (!tokenizer.ok()) return Fail(tokenizer.status());
 
   EngineConfig config = MakeEngineConfig(o.engine, (*model)->config(), *generation);
+  if (Status s = SizeKvCacheForDevice(o.engine, load, config); !s.ok()) return Fail(s);
   auto engine = Engine::Create(**model, tokenizer->get(), config);
   if (!engine.ok()) return Fail(engine.status());
   (*engine)->Start();

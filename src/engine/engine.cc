@@ -51,13 +51,13 @@ struct Engine::SeqState {
   bool reported = false;              // the first output went out
 };
 
-Engine::Engine(Model& model, const Tokenizer* tokenizer, EngineConfig config)
+Engine::Engine(Model& model, const Tokenizer* tokenizer, EngineConfig config, KvCache cache)
     : model_(model),
       tokenizer_(tokenizer),
       config_(std::move(config)),
       blocks_(config_.num_kv_blocks, config_.block_size, config_.enable_prefix_caching),
       scheduler_(config_.scheduler, blocks_),
-      runner_(model, config_.num_kv_blocks, config_.block_size) {}
+      runner_(model, std::move(cache)) {}
 
 StatusOr<std::unique_ptr<Engine>> Engine::Create(Model& model, const Tokenizer* tokenizer,
                                                  EngineConfig config) {
@@ -86,7 +86,9 @@ StatusOr<std::unique_ptr<Engine>> Engine::Create(Model& model, const Tokenizer* 
   }
   if (config.num_kv_blocks <= 0)
     return InvalidArgument("the KV cache budget holds no block of {} tokens", config.block_size);
-  return std::unique_ptr<Engine>(new Engine(model, tokenizer, std::move(config)));
+  ATOM_ASSIGN_OR_RETURN(KvCache cache, KvCache::Create(model.kv_cache_spec(), config.num_kv_blocks,
+                                                       config.block_size));
+  return std::unique_ptr<Engine>(new Engine(model, tokenizer, std::move(config), std::move(cache)));
 }
 
 Engine::~Engine() { Stop(); }
@@ -250,7 +252,7 @@ void Engine::AcceptToken(SeqState& s, const SampleResult& sample, RequestOutput*
   }
 }
 
-void Engine::ForkChildren(SeqState& parent, const float* logits) {
+Status Engine::ForkChildren(SeqState& parent, const float* logits) {
   Request& r = *parent.request;
   r.forked = true;
   const int64_t vocab = model_.config().vocab_size;
@@ -280,7 +282,9 @@ void Engine::ForkChildren(SeqState& parent, const float* logits) {
     }
     auto [src, dst] =
         blocks_.Fork(parent.seq.block_table, parent.seq.num_computed, &child.seq.block_table);
-    if (src >= 0) runner_.CopyBlock(src, dst);
+    if (src >= 0) {
+      ATOM_RETURN_IF_ERROR(runner_.CopyBlock(src, dst));
+    }
     child.seq.num_computed = parent.seq.num_computed;
     scheduler_.AddRunning(&child.seq);
     SampleRow row;
@@ -295,6 +299,7 @@ void Engine::ForkChildren(SeqState& parent, const float* logits) {
     AcceptToken(child, Sample(row, vocab), &out);
     Emit(child, out);
   }
+  return OkStatus();
 }
 
 StatusOr<bool> Engine::Step() {
@@ -366,7 +371,9 @@ StatusOr<bool> Engine::Step() {
 
   for (size_t k = 0; k < rows.size(); ++k) {
     SeqState& s = *seqs_.at(step.scheduled[row_of[k]].seq->id);
-    if (s.request->params.n > 1 && !s.request->forked) ForkChildren(s, rows[k].logits);
+    if (s.request->params.n > 1 && !s.request->forked) {
+      ATOM_RETURN_IF_ERROR(ForkChildren(s, rows[k].logits));
+    }
     RequestOutput out;
     AcceptToken(s, samples[k], &out);
     Emit(s, out);

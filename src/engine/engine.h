@@ -97,13 +97,13 @@ class Engine {
   struct Request;
   struct SeqState;
 
-  Engine(Model& model, const Tokenizer* tokenizer, EngineConfig config);
+  Engine(Model& model, const Tokenizer* tokenizer, EngineConfig config, KvCache cache);
   void TakeInbox();
   void FinishSequence(SeqState& s, FinishReason reason, RequestOutput* out);
   void Emit(SeqState& s, RequestOutput& out);
   // Appends a sampled token and decides whether the sequence stops.
   void AcceptToken(SeqState& s, const SampleResult& sample, RequestOutput* out);
-  void ForkChildren(SeqState& parent, const float* logits);
+  Status ForkChildren(SeqState& parent, const float* logits);
   void RemoveFinished();
   void LoopMain();
 

@@ -1,12 +1,8 @@
 #include "engine/model_runner.h"
 
 #include <algorithm>
-#include <cstring>
 
 namespace atom {
-
-ModelRunner::ModelRunner(Model& model, int num_blocks, int block_size)
-    : model_(model), cache_(model.kv_cache_spec(), num_blocks, block_size) {}
 
 StatusOr<StepLogits> ModelRunner::Run(const SchedulerOutput& step,
                                       const std::vector<bool>& all_rows) {
@@ -62,17 +58,6 @@ StatusOr<StepLogits> ModelRunner::Run(const SchedulerOutput& step,
   out.logits = logits_.View(DType::kF32, shape);
   ATOM_RETURN_IF_ERROR(model_.Forward(batch, cache_.view(), out.logits));
   return out;
-}
-
-void ModelRunner::CopyBlock(int32_t src, int32_t dst) {
-  const KvCacheView& v = cache_.view();
-  for (const std::vector<Tensor>* pools : {&v.key, &v.value}) {
-    for (const Tensor& pool : *pools) {
-      const int64_t block_elems = pool.numel() / pool.dim(0);
-      float* base = pool.data_as<float>();
-      std::memcpy(base + dst * block_elems, base + src * block_elems, block_elems * sizeof(float));
-    }
-  }
 }
 
 }  // namespace atom

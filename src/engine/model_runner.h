@@ -25,9 +25,7 @@ struct StepLogits {
   std::vector<int32_t> num_rows;  // 0: the sequence needs no logits this step
 
   // The row of the sequence's last scheduled token. REQUIRES: num_rows[i] > 0.
-  const float* Last(size_t i) const {
-    return Row(first_row[i] + num_rows[i] - 1);
-  }
+  const float* Last(size_t i) const { return Row(first_row[i] + num_rows[i] - 1); }
   const float* Row(int32_t row) const {
     return logits.data_as<const float>() + int64_t(row) * logits.dim(1);
   }
@@ -35,8 +33,8 @@ struct StepLogits {
 
 class ModelRunner {
  public:
-  // `model` must outlive the runner.
-  ModelRunner(Model& model, int num_blocks, int block_size);
+  // `model` must outlive the runner; `cache` was made from its kv_cache_spec().
+  ModelRunner(Model& model, KvCache cache) : model_(model), cache_(std::move(cache)) {}
 
   Model& model() const { return model_; }
   int block_size() const { return cache_.block_size(); }
@@ -46,7 +44,7 @@ class ModelRunner {
   StatusOr<StepLogits> Run(const SchedulerOutput& step, const std::vector<bool>& all_rows);
 
   // Copies a block's keys and values in every layer (a forked sequence's partial last block).
-  void CopyBlock(int32_t src, int32_t dst);
+  Status CopyBlock(int32_t src, int32_t dst) { return cache_.CopyBlock(src, dst); }
 
  private:
   Model& model_;

@@ -1,8 +1,8 @@
 #include "models/gpt_oss.h"
 
-#include <cmath>
-
 #include <fmt/format.h>
+
+#include <cmath>
 
 #include "ops/rope.h"
 
@@ -20,7 +20,9 @@ struct Layer {
   int sliding_window = 0;
 };
 
-Status CheckConfig(const ModelConfig& c) {
+}  // namespace
+
+Status CheckGptOssConfig(const ModelConfig& c) {
   auto need = [&](bool ok, std::string_view what) -> Status {
     if (ok) return OkStatus();
     return InvalidArgument("config.json: gpt-oss needs {}", what);
@@ -32,11 +34,56 @@ Status CheckConfig(const ModelConfig& c) {
   ATOM_RETURN_IF_ERROR(need(c.swiglu_limit > 0, "swiglu_limit > 0"));
   ATOM_RETURN_IF_ERROR(need(!c.tie_word_embeddings, "tie_word_embeddings = false"));
   if (c.quantization && c.quantization->quant_method != "mxfp4")
-    return Unimplemented("config.json: quantization_config.quant_method \"{}\" is not supported "
-                         "for gpt-oss (supported: mxfp4)",
-                         c.quantization->quant_method);
+    return Unimplemented(
+        "config.json: quantization_config.quant_method \"{}\" is not supported "
+        "for gpt-oss (supported: mxfp4)",
+        c.quantization->quant_method);
   return OkStatus();
 }
+
+StatusOr<ops::ExpertWeights> GptOssExpertWeights(const Checkpoint& checkpoint,
+                                                 const ModelConfig& config, int layer) {
+  const std::string prefix = fmt::format("model.layers.{}.mlp.experts.", layer);
+  const int64_t E = config.num_local_experts, D = config.hidden_size, I = config.intermediate_size;
+  auto get = [&](const std::string& name, DType dtype, Shape shape) {
+    return checkpoint.Get(prefix + name, dtype, shape);
+  };
+  ops::ExpertWeights e;
+  e.num_experts = int(E);
+  e.hidden = int(D);
+  e.intermediate = int(I);
+  e.swiglu_limit = float(config.swiglu_limit);
+  e.swiglu_alpha = 1.702f;  // fixed by the architecture (spec §4.7), not in config.json
+  const bool mxfp4 = checkpoint.Contains(prefix + "gate_up_proj_blocks");
+  if (config.quantization && !mxfp4)
+    return NotFound(
+        "tensor '{}gate_up_proj_blocks' needed by quantization_config (mxfp4) is "
+        "missing from checkpoint {}",
+        prefix, checkpoint.dir());
+  if (mxfp4) {
+    if (D % 32 != 0 || I % 32 != 0)
+      return InvalidArgument(
+          "config.json: MXFP4 experts need hidden_size ({}) and "
+          "intermediate_size ({}) to be multiples of 32",
+          D, I);
+    e.format = ops::ExpertFormat::kMxfp4;
+    ATOM_ASSIGN_OR_RETURN(e.gate_up_blocks,
+                          get("gate_up_proj_blocks", DType::kU8, {E, 2 * I, D / 32, 16}));
+    ATOM_ASSIGN_OR_RETURN(e.gate_up_scales,
+                          get("gate_up_proj_scales", DType::kU8, {E, 2 * I, D / 32}));
+    ATOM_ASSIGN_OR_RETURN(e.down_blocks, get("down_proj_blocks", DType::kU8, {E, D, I / 32, 16}));
+    ATOM_ASSIGN_OR_RETURN(e.down_scales, get("down_proj_scales", DType::kU8, {E, D, I / 32}));
+  } else {
+    e.format = ops::ExpertFormat::kBf16;
+    ATOM_ASSIGN_OR_RETURN(e.gate_up, get("gate_up_proj", DType::kBF16, {E, D, 2 * I}));
+    ATOM_ASSIGN_OR_RETURN(e.down, get("down_proj", DType::kBF16, {E, I, D}));
+  }
+  ATOM_ASSIGN_OR_RETURN(e.gate_up_bias, get("gate_up_proj_bias", DType::kBF16, {E, 2 * I}));
+  ATOM_ASSIGN_OR_RETURN(e.down_bias, get("down_proj_bias", DType::kBF16, {E, D}));
+  return e;
+}
+
+namespace {
 
 class GptOss final : public Model {
  public:
@@ -59,7 +106,6 @@ class GptOss final : public Model {
   StatusOr<Tensor> Get(const std::string& name, DType dtype, Shape shape) {
     return checkpoint_.Get(name, dtype, shape);
   }
-  Status LoadExperts(const std::string& prefix, ops::ExpertWeights& e);
   // Activations of one step, allocated once per Forward and reused by every layer.
   struct Workspace {
     Workspace(const ModelConfig& c, int64_t T)
@@ -94,44 +140,6 @@ class GptOss final : public Model {
   std::vector<Layer> layers_;
 };
 
-Status GptOss::LoadExperts(const std::string& prefix, ops::ExpertWeights& e) {
-  const int64_t E = config_.num_local_experts, D = config_.hidden_size,
-                I = config_.intermediate_size;
-  e.num_experts = int(E);
-  e.hidden = int(D);
-  e.intermediate = int(I);
-  e.swiglu_limit = float(config_.swiglu_limit);
-  e.swiglu_alpha = 1.702f;  // fixed by the architecture (spec §4.7), not in config.json
-  const bool mxfp4 = checkpoint_.Contains(prefix + "gate_up_proj_blocks");
-  if (config_.quantization && !mxfp4)
-    return NotFound("tensor '{}gate_up_proj_blocks' needed by quantization_config (mxfp4) is "
-                    "missing from checkpoint {}",
-                    prefix, checkpoint_.dir());
-  if (mxfp4) {
-    if (D % 32 != 0 || I % 32 != 0)
-      return InvalidArgument("config.json: MXFP4 experts need hidden_size ({}) and "
-                             "intermediate_size ({}) to be multiples of 32",
-                             D, I);
-    e.format = ops::ExpertFormat::kMxfp4;
-    ATOM_ASSIGN_OR_RETURN(e.gate_up_blocks, Get(prefix + "gate_up_proj_blocks", DType::kU8,
-                                                {E, 2 * I, D / 32, 16}));
-    ATOM_ASSIGN_OR_RETURN(e.gate_up_scales,
-                          Get(prefix + "gate_up_proj_scales", DType::kU8, {E, 2 * I, D / 32}));
-    ATOM_ASSIGN_OR_RETURN(e.down_blocks,
-                          Get(prefix + "down_proj_blocks", DType::kU8, {E, D, I / 32, 16}));
-    ATOM_ASSIGN_OR_RETURN(e.down_scales,
-                          Get(prefix + "down_proj_scales", DType::kU8, {E, D, I / 32}));
-  } else {
-    e.format = ops::ExpertFormat::kBf16;
-    ATOM_ASSIGN_OR_RETURN(e.gate_up, Get(prefix + "gate_up_proj", DType::kBF16, {E, D, 2 * I}));
-    ATOM_ASSIGN_OR_RETURN(e.down, Get(prefix + "down_proj", DType::kBF16, {E, I, D}));
-  }
-  ATOM_ASSIGN_OR_RETURN(e.gate_up_bias,
-                        Get(prefix + "gate_up_proj_bias", DType::kBF16, {E, 2 * I}));
-  ATOM_ASSIGN_OR_RETURN(e.down_bias, Get(prefix + "down_proj_bias", DType::kBF16, {E, D}));
-  return OkStatus();
-}
-
 Status GptOss::Load() {
   const ModelConfig& c = config_;
   const int64_t V = c.vocab_size, D = c.hidden_size, Hq = c.num_attention_heads,
@@ -159,7 +167,7 @@ Status GptOss::Load() {
     ATOM_ASSIGN_OR_RETURN(l.sinks, Get(a + "sinks", DType::kBF16, {Hq}));
     ATOM_ASSIGN_OR_RETURN(l.router_weight, Get(p + "mlp.router.weight", DType::kBF16, {E, D}));
     ATOM_ASSIGN_OR_RETURN(l.router_bias, Get(p + "mlp.router.bias", DType::kBF16, {E}));
-    ATOM_RETURN_IF_ERROR(LoadExperts(p + "mlp.experts.", l.experts));
+    ATOM_ASSIGN_OR_RETURN(l.experts, GptOssExpertWeights(checkpoint_, c, i));
     l.sliding_window = c.is_sliding(i) ? int(c.sliding_window) : 0;
   }
   return OkStatus();
@@ -187,10 +195,9 @@ ModelSummary GptOss::summary() const {
     s.parameters += params;
     if (name.find(".mlp.experts.") != std::string::npos) s.expert_parameters += params;
   }
-  s.expert_format =
-      layers_.empty() ? ""
-      : layers_[0].experts.format == ops::ExpertFormat::kMxfp4 ? "mxfp4"
-                                                               : "bf16";
+  s.expert_format = layers_.empty()                                          ? ""
+                    : layers_[0].experts.format == ops::ExpertFormat::kMxfp4 ? "mxfp4"
+                                                                             : "bf16";
   s.kv_bytes_per_token = uint64_t(2) * config_.num_hidden_layers * config_.num_key_value_heads *
                          config_.head_dim * DTypeBits(DType::kF32) / 8;
   return s;
@@ -225,8 +232,7 @@ void GptOss::Moe(const Layer& l, Workspace& ws) {
   k_.moe_experts(ws.normed, l.experts, ws.expert_indices, ws.expert_weights, ws.delta);
 }
 
-Status GptOss::Forward(const ForwardBatch& batch, const KvCacheView& cache,
-                       const Tensor& logits) {
+Status GptOss::Forward(const ForwardBatch& batch, const KvCacheView& cache, const Tensor& logits) {
   const int64_t T = batch.attention.num_tokens, D = config_.hidden_size;
   if (int64_t(cache.key.size()) != config_.num_hidden_layers ||
       cache.value.size() != cache.key.size())
@@ -261,7 +267,7 @@ Status GptOss::Forward(const ForwardBatch& batch, const KvCacheView& cache,
 
 StatusOr<std::unique_ptr<Model>> CreateGptOss(ModelConfig config, Checkpoint checkpoint,
                                               ops::KernelSelection kernels) {
-  ATOM_RETURN_IF_ERROR(CheckConfig(config));
+  ATOM_RETURN_IF_ERROR(CheckGptOssConfig(config));
   auto model =
       std::make_unique<GptOss>(std::move(config), std::move(checkpoint), std::move(kernels));
   ATOM_RETURN_IF_ERROR(model->Load());

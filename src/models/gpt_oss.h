@@ -15,4 +15,12 @@ namespace atom {
 StatusOr<std::unique_ptr<Model>> CreateGptOss(ModelConfig config, Checkpoint checkpoint,
                                               ops::KernelSelection kernels);
 
+// Shared with the CUDA model (models/cuda/gpt_oss_cuda.h):
+// What gpt-oss needs of config.json; the error names the field.
+Status CheckGptOssConfig(const ModelConfig& config);
+// Layer `layer`'s experts viewed in `checkpoint` (MXFP4 blocks and scales, or bf16 matrices, and
+// the biases), checked against the shapes `config` implies.
+StatusOr<ops::ExpertWeights> GptOssExpertWeights(const Checkpoint& checkpoint,
+                                                 const ModelConfig& config, int layer);
+
 }  // namespace atom

@@ -26,6 +26,7 @@ struct KvCacheSpec {
   int head_dim = 0;
   DType dtype = DType::kF32;
   std::vector<int> sliding_window;  // per layer; 0 = full attention
+  Device device = Device::Cpu();    // where the pools live: where the model computes
 };
 
 // The caller-owned cache: per layer, key and value tensors [num_blocks, block_size, Hkv, d].

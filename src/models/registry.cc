@@ -8,6 +8,9 @@
 #include "core/logging.h"
 #include "models/corpus_lookup.h"
 #include "models/gpt_oss.h"
+#if ATOM_WITH_CUDA
+#include "models/cuda/gpt_oss_cuda.h"
+#endif
 
 namespace atom {
 
@@ -43,6 +46,21 @@ StatusOr<std::unique_ptr<Model>> LoadModel(const std::string& dir, const LoadOpt
   if (entry == nullptr)
     return Unimplemented("{}/config.json: architecture \"{}\" is not supported; supported: {}", dir,
                          config.architecture, fmt::join(SupportedArchitectures(), ", "));
+  if (options.kernel_context.device.type == DeviceType::kCuda) {
+#if ATOM_WITH_CUDA
+    if (config.architecture != "GptOssForCausalLM")
+      return Unimplemented(
+          "{}/config.json: architecture \"{}\" has no CUDA implementation yet "
+          "(CUDA: GptOssForCausalLM)",
+          dir, config.architecture);
+    ATOM_ASSIGN_OR_RETURN(Checkpoint checkpoint, Checkpoint::Open(dir));
+    if (options.prefault) checkpoint.Prefault(options.progress);
+    return CreateGptOssCuda(std::move(config), std::move(checkpoint),
+                            options.max_num_batched_tokens);
+#else
+    return Unimplemented("this build has no CUDA backend (configure with --preset cuda)");
+#endif
+  }
   ATOM_ASSIGN_OR_RETURN(ops::KernelSelection kernels,
                         ops::SelectKernels(options.kernel_context, options.env));
   ATOM_ASSIGN_OR_RETURN(Checkpoint checkpoint, Checkpoint::Open(dir));

@@ -19,6 +19,9 @@ struct LoadOptions {
   // Reads the whole checkpoint into memory before building the model, telling `progress` (if
   // set) the bytes read of the total: a server is then ready when it says it is.
   bool prefault = false;
+  // With kernel_context.device on CUDA: the largest step, which sizes the model's fixed
+  // activation buffers on the device.
+  int max_num_batched_tokens = 8192;
   std::function<void(uint64_t done, uint64_t total)> progress;
 };
 

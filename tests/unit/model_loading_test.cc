@@ -71,7 +71,10 @@ TEST(ModelLoading, UnknownArchitectureListsSupportedOnes) {
   EditConfig(dir, [](nlohmann::json& j) { j["architectures"] = {"LlamaForCausalLM"}; });
   const std::string msg = LoadError(dir);
   EXPECT_NE(msg.find("\"LlamaForCausalLM\" is not supported"), std::string::npos) << msg;
-  EXPECT_NE(msg.find("supported: GptOssForCausalLM"), std::string::npos) << msg;
+  const size_t list = msg.find("supported: ");
+  ASSERT_NE(list, std::string::npos) << msg;
+  EXPECT_NE(msg.find("GptOssForCausalLM", list), std::string::npos) << msg;
+  EXPECT_NE(msg.find("CorpusLookupForCausalLM", list), std::string::npos) << msg;
 }
 
 TEST(ModelLoading, ShapeDisagreeingWithConfigNamesTensorAndFile) {

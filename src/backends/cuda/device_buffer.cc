@@ -43,7 +43,7 @@ DeviceBuffer& DeviceBuffer::operator=(DeviceBuffer&& other) noexcept {
 Tensor DeviceBuffer::View(DType dtype, Shape shape) const {
   Tensor t(data_, dtype, shape, Device{DeviceType::kCuda, device_});
   ATOM_CHECK_MSG(t.nbytes() <= size_, "view {} does not fit a buffer of {} bytes", t.ToString(),
-             size_);
+                 size_);
   return t;
 }
 
@@ -63,6 +63,12 @@ Status Copy(const Tensor& from, const Tensor& to, cudaMemcpyKind kind, cudaStrea
 }
 
 }  // namespace
+
+StatusOr<DeviceMemory> CurrentDeviceMemory() {
+  DeviceMemory m;
+  ATOM_CUDA_RETURN_IF_ERROR(cudaMemGetInfo(&m.free, &m.total));
+  return m;
+}
 
 Status CopyToDevice(const Tensor& host, const Tensor& device, cudaStream_t stream) {
   return Copy(host, device, cudaMemcpyHostToDevice, stream);

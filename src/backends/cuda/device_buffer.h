@@ -36,6 +36,13 @@ class DeviceBuffer {
   int device_ = 0;
 };
 
+// Free and total bytes of the current device (cudaMemGetInfo).
+struct DeviceMemory {
+  size_t free = 0;
+  size_t total = 0;
+};
+StatusOr<DeviceMemory> CurrentDeviceMemory();
+
 // Copies a contiguous tensor's bytes between host and device (same dtype and element count).
 // Synchronous with respect to the host when `stream` is null.
 Status CopyToDevice(const Tensor& host, const Tensor& device, cudaStream_t stream = nullptr);
