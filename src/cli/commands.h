@@ -2,9 +2,8 @@
 // callback stores the process exit code in `exit_code` (0 success, 1 a reported error).
 #pragma once
 
-#include <string>
-
 #include <CLI/CLI.hpp>
+#include <string>
 
 namespace atom::cli {
 
@@ -14,7 +13,9 @@ void AddTokenizeCommands(CLI::App& app, int& exit_code);  // tokenize, detokeniz
 void AddRenderCommand(CLI::App& app, int& exit_code);
 void AddServeCommand(CLI::App& app, int& exit_code);
 void AddSynthCommand(CLI::App& app, int& exit_code);
-void AddBenchCommand(CLI::App& app, int& exit_code);  // bench serve
+void AddBenchCommand(CLI::App& app, int& exit_code);  // bench serve, bench latency
+// `atom bench latency`, under the `bench` group.
+void AddBenchLatencyCommand(CLI::App& bench, int& exit_code);
 
 // The model served when none is named: the tiny gpt-oss checkpoint bundled with the sources.
 std::string DefaultModelDir();

@@ -13,6 +13,7 @@
 #include "backends/cuda/gather_rows.h"
 #include "backends/cuda/moe.h"
 #include "backends/cuda/moe_experts_upload.h"
+#include "backends/cuda/op_profiler.h"
 #include "backends/cuda/paged_attention.h"
 #include "backends/cuda/rms_norm.h"
 #include "backends/cuda/rope_kv.h"
@@ -97,6 +98,7 @@ class GptOssCuda final : public Model {
   GptOssCuda(ModelConfig config, Checkpoint checkpoint)
       : config_(std::move(config)), checkpoint_(std::move(checkpoint)) {}
   ~GptOssCuda() override {
+    profiler_.reset();  // logs its table; its events live on the stream
     if (stream_ != nullptr) cudaStreamDestroy(stream_);
   }
 
@@ -128,6 +130,7 @@ class GptOssCuda final : public Model {
   cuda::DeviceInfo info_;
   cudaStream_t stream_ = nullptr;
   std::unique_ptr<cuda::CublasLtLinear> linear_;
+  std::unique_ptr<cuda::OpProfiler> profiler_;  // ATOM_CUDA_PROFILE=1: time per op
   std::vector<ops::KernelChoice> choices_;
   float rope_scale_ = 1.0f;
   uint64_t weight_bytes_ = 0;
@@ -153,6 +156,7 @@ Status GptOssCuda::Load(int max_num_batched_tokens) {
   ATOM_CUDA_RETURN_IF_ERROR(cudaSetDevice(device_.index));
   ATOM_CUDA_RETURN_IF_ERROR(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
   ATOM_ASSIGN_OR_RETURN(linear_, cuda::CublasLtLinear::Create());
+  profiler_ = std::make_unique<cuda::OpProfiler>(stream_);
 
   ATOM_ASSIGN_OR_RETURN(ops::RopeTable rope,
                         ops::MakeRopeTable(c.rope_theta, int(d), c.rope_scaling));
@@ -281,6 +285,7 @@ Status GptOssCuda::Attention(const Layer& l, const Tensor& cache_k, const Tensor
                       Device2D(l.qkv_weight, DType::kBF16, (Hq + 2 * Hkv) * d, D),
                       Tensor(l.qkv_bias.data(), DType::kBF16, {int64_t(Hq + 2 * Hkv) * d}, device_),
                       Device2D(qkv_, DType::kBF16, T, (Hq + 2 * Hkv) * d), stream_));
+  profiler_->Mark("qkv_gemm");
   cuda::RopeKvShape rope;
   rope.num_tokens = T;
   rope.num_q_heads = Hq;
@@ -291,6 +296,7 @@ Status GptOssCuda::Attention(const Layer& l, const Tensor& cache_k, const Tensor
       As<__nv_bfloat16>(qkv_), As<int32_t>(positions_), As<int64_t>(slot_mapping_),
       As<float>(inv_freq_), rope_scale_, rope, As<__nv_bfloat16>(q_),
       cache_k.data_as<__nv_bfloat16>(), cache_v.data_as<__nv_bfloat16>(), stream_));
+  profiler_->Mark("rope_write_kv");
 
   cuda::PagedAttentionShape shape;
   shape.num_seqs = md.num_seqs;
@@ -318,10 +324,13 @@ Status GptOssCuda::Attention(const Layer& l, const Tensor& cache_k, const Tensor
   args.block_tables = As<int32_t>(block_tables_);
   ATOM_RETURN_IF_ERROR(cuda::PagedAttention(args, plan, attention_workspace_.data(),
                                             attention_workspace_.size(), stream_));
-  return linear_->Linear(Device2D(attn_, DType::kBF16, T, int64_t(Hq) * d),
-                         Device2D(l.o_weight, DType::kBF16, D, int64_t(Hq) * d),
-                         Tensor(l.o_bias.data(), DType::kBF16, {D}, device_),
-                         Device2D(delta_, DType::kF32, T, D), stream_);
+  profiler_->Mark("attention");
+  ATOM_RETURN_IF_ERROR(linear_->Linear(Device2D(attn_, DType::kBF16, T, int64_t(Hq) * d),
+                                       Device2D(l.o_weight, DType::kBF16, D, int64_t(Hq) * d),
+                                       Tensor(l.o_bias.data(), DType::kBF16, {D}, device_),
+                                       Device2D(delta_, DType::kF32, T, D), stream_));
+  profiler_->Mark("o_gemm");
+  return OkStatus();
 }
 
 Status GptOssCuda::Moe(const Layer& l, int64_t T) {
@@ -334,10 +343,13 @@ Status GptOssCuda::Moe(const Layer& l, int64_t T) {
   ATOM_RETURN_IF_ERROR(cuda::RouterTopK(As<float>(router_logits_), T, int(E), k,
                                         As<int32_t>(expert_indices_), As<float>(expert_weights_),
                                         stream_));
-  return cuda::LaunchMoeExperts(l.experts.view(), As<__nv_bfloat16>(normed_), int(T),
-                                As<int32_t>(expert_indices_), As<float>(expert_weights_), k,
-                                As<float>(delta_), moe_workspace_.data(), moe_workspace_.size(),
-                                stream_);
+  profiler_->Mark("router");
+  ATOM_RETURN_IF_ERROR(cuda::LaunchMoeExperts(
+      l.experts.view(), As<__nv_bfloat16>(normed_), int(T), As<int32_t>(expert_indices_),
+      As<float>(expert_weights_), k, As<float>(delta_), moe_workspace_.data(),
+      moe_workspace_.size(), stream_));
+  profiler_->Mark("moe_experts");
+  return OkStatus();
 }
 
 Status GptOssCuda::Forward(const ForwardBatch& batch, const KvCacheView& cache,
@@ -361,6 +373,7 @@ Status GptOssCuda::Forward(const ForwardBatch& batch, const KvCacheView& cache,
     max_query_len = std::max(max_query_len, md.query_start[s + 1] - md.query_start[s]);
     max_seq_len = std::max(max_seq_len, md.seq_lens[s]);
   }
+  profiler_->BeginStep(max_query_len > 1 ? "prefill" : "decode");
   ATOM_RETURN_IF_ERROR(UploadTo(token_ids_, batch.token_ids, size_t(T), stream_));
   ATOM_RETURN_IF_ERROR(UploadTo(positions_, md.positions, size_t(T), stream_));
   ATOM_RETURN_IF_ERROR(UploadTo(slot_mapping_, md.slot_mapping, size_t(T), stream_));
@@ -370,25 +383,30 @@ Status GptOssCuda::Forward(const ForwardBatch& batch, const KvCacheView& cache,
                                 size_t(S) * size_t(std::max(md.max_blocks_per_seq, 1)), stream_));
   ATOM_RETURN_IF_ERROR(UploadTo(logits_indices_, batch.logits_indices, size_t(R), stream_));
 
+  profiler_->Mark("metadata_upload");
   const float eps = float(config_.rms_norm_eps);
   float* residual = As<float>(residual_);
   ATOM_RETURN_IF_ERROR(cuda::EmbeddingBf16(As<__nv_bfloat16>(embed_tokens_), V, D,
                                            As<int32_t>(token_ids_), T, residual, stream_));
+  profiler_->Mark("embedding");
   const float* pending = nullptr;  // the last block's output, not yet added to the residual
   for (size_t i = 0; i < layers_.size(); ++i) {
     const Layer& l = layers_[i];
     ATOM_RETURN_IF_ERROR(cuda::FusedAddRmsNorm(residual, pending, As<__nv_bfloat16>(l.input_norm),
                                                eps, T, D, As<__nv_bfloat16>(normed_), stream_));
+    profiler_->Mark("add_rms_norm");
     ATOM_RETURN_IF_ERROR(
         Attention(l, cache.key[i], cache.value[i], batch, max_query_len, max_seq_len));
     ATOM_RETURN_IF_ERROR(cuda::FusedAddRmsNorm(residual, As<float>(delta_),
                                                As<__nv_bfloat16>(l.post_attn_norm), eps, T, D,
                                                As<__nv_bfloat16>(normed_), stream_));
+    profiler_->Mark("add_rms_norm");
     ATOM_RETURN_IF_ERROR(Moe(l, T));
     pending = As<float>(delta_);
   }
   ATOM_RETURN_IF_ERROR(cuda::FusedAddRmsNorm(residual, pending, As<__nv_bfloat16>(final_norm_), eps,
                                              T, D, As<__nv_bfloat16>(normed_), stream_));
+  profiler_->Mark("add_rms_norm");
   if (R > 0) {
     ATOM_RETURN_IF_ERROR(cuda::GatherRowsBf16(As<__nv_bfloat16>(normed_), D,
                                               As<int32_t>(logits_indices_), R,
@@ -396,11 +414,14 @@ Status GptOssCuda::Forward(const ForwardBatch& batch, const KvCacheView& cache,
     ATOM_RETURN_IF_ERROR(linear_->Linear(Device2D(final_rows_, DType::kBF16, R, D),
                                          Device2D(lm_head_, DType::kBF16, V, D), Tensor(),
                                          Device2D(logits_, DType::kF32, R, V), stream_));
+    profiler_->Mark("unembedding");
     ATOM_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(logits.data(), logits_.data(),
                                               size_t(R * V) * sizeof(float), cudaMemcpyDeviceToHost,
                                               stream_));
+    profiler_->Mark("logits_to_host");
   }
   ATOM_CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(stream_));
+  profiler_->EndStep();
   return OkStatus();
 }
 
