@@ -103,10 +103,26 @@ __global__ void __launch_bounds__(kThreads) DecodeGemmKernel(const GemmArgs a, i
       float acc[kGroups][4];
 #pragma unroll
       for (int g = 0; g < kGroups; ++g) acc[g][0] = acc[g][1] = acc[g][2] = acc[g][3] = 0.0f;
+      // The activations of quad u + 1 are loaded while quad u is computed, so a pass waits
+      // for one L1/L2 round trip of them, not one per 32-column block.
+      auto load_x = [&](int quad, uint4(&x)[kBlocksPerQuad][kGroups]) {
+#pragma unroll
+        for (int b = 0; b < kBlocksPerQuad; ++b)
+#pragma unroll
+          for (int g = 0; g < kGroups; ++g) {
+            const int block = quad * kBlocksPerQuad + b;
+            x[b][g] = make_uint4(0, 0, 0, 0);
+            if (in_row[g] != nullptr && quad < quads && block < groups)
+              x[b][g] = __ldg(reinterpret_cast<const uint4*>(in_row[g] + block * 32 + q * 8));
+          }
+      };
+      uint4 x_now[kBlocksPerQuad][kGroups], x_next[kBlocksPerQuad][kGroups];
+      load_x(quad0, x_now);
 #pragma unroll
       for (int u = 0; u < kQuads; ++u) {
         const int quad = quad0 + u;
         if (quad >= quads) break;
+        if (u + 1 < kQuads) load_x(quad + 1, x_next);
         const uint4 c0 = *reinterpret_cast<const uint4*>(s + quad * 512 + lane * 16);
         const uint4 c1 = *reinterpret_cast<const uint4*>(s + (quads + quad) * 512 + lane * 16);
         const uint32_t s0 =
@@ -122,12 +138,16 @@ __global__ void __launch_bounds__(kThreads) DecodeGemmKernel(const GemmArgs a, i
           DecodeMxfp4Word<kWide>(Word(c1, b), Mxfp4ScalePair<kWide>(s1, b), w1);
 #pragma unroll
           for (int g = 0; g < kGroups; ++g) {
-            uint4 x = make_uint4(0, 0, 0, 0);
-            if (in_row[g] != nullptr)
-              x = __ldg(reinterpret_cast<const uint4*>(in_row[g] + block * 32 + q * 8));
+            const uint4 x = x_now[b][g];
             MmaBf16(acc[g], w0[0], w1[0], w0[1], w1[1], x.x, x.y);
             MmaBf16(acc[g], w0[2], w1[2], w0[3], w1[3], x.z, x.w);
           }
+        }
+        if (u + 1 < kQuads) {
+#pragma unroll
+          for (int b = 0; b < kBlocksPerQuad; ++b)
+#pragma unroll
+            for (int g = 0; g < kGroups; ++g) x_now[b][g] = x_next[b][g];
         }
       }
       float4* mine = partial + parity * (kWarps * kGroups * 32);
@@ -200,7 +220,8 @@ Status LaunchTyped(const GemmArgs& a, cudaStream_t stream) {
   Cache& c = cache[device % 8];
   if (c.smem != smem) {
     int optin = 0;
-    ATOM_CUDA_RETURN_IF_ERROR(cudaDeviceGetAttribute(&c.sms, cudaDevAttrMultiProcessorCount, device));
+    ATOM_CUDA_RETURN_IF_ERROR(
+        cudaDeviceGetAttribute(&c.sms, cudaDevAttrMultiProcessorCount, device));
     ATOM_CUDA_RETURN_IF_ERROR(
         cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device));
     if (smem > optin)
