@@ -33,6 +33,8 @@ void AddEngineFlags(CLI::App* cmd, EngineFlags& f) {
   cmd->add_option("--gpu-memory-utilization", f.gpu_memory_utilization,
                   "CUDA: share of the GPU's memory for weights, buffers and the KV cache")
       ->check(CLI::Range(0.05, 1.0));
+  cmd->add_flag("--enforce-eager", f.enforce_eager,
+                "CUDA: run decode steps kernel by kernel instead of as CUDA graphs");
   cmd->add_option("--max-pending-requests", f.max_pending_requests,
                   "Requests queued or running at most; beyond, new ones are refused (HTTP 503)")
       ->check(CLI::PositiveNumber);
@@ -63,6 +65,7 @@ EngineConfig MakeEngineConfig(const EngineFlags& f, const ModelConfig& model,
 StatusOr<LoadOptions> MakeLoadOptions(const EngineFlags& f) {
   LoadOptions load;
   load.max_num_batched_tokens = f.max_num_batched_tokens;
+  load.enforce_eager = f.enforce_eager;
   if (f.device == "cpu") return load;
 #if ATOM_WITH_CUDA
   ATOM_ASSIGN_OR_RETURN(std::vector<cuda::DeviceInfo> gpus, cuda::QueryDevices());

@@ -22,6 +22,7 @@ struct EngineFlags {
   int max_pending_requests = 4096;
   std::string device = "auto";          // auto | cpu | cuda
   double gpu_memory_utilization = 0.9;  // CUDA: share of the GPU's memory for weights + KV
+  bool enforce_eager = false;           // CUDA: no CUDA graphs
 };
 
 void AddEngineFlags(CLI::App* cmd, EngineFlags& flags);

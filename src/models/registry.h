@@ -22,6 +22,7 @@ struct LoadOptions {
   // With kernel_context.device on CUDA: the largest step, which sizes the model's fixed
   // activation buffers on the device.
   int max_num_batched_tokens = 8192;
+  bool enforce_eager = false;  // CUDA: no CUDA graphs for decode steps
   std::function<void(uint64_t done, uint64_t total)> progress;
 };
 

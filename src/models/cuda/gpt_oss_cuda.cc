@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 
 #include "backends/cuda/cublaslt_linear.h"
 #include "backends/cuda/cuda_check.h"
@@ -60,23 +61,6 @@ StatusOr<DeviceBuffer> UploadStacked(const std::vector<Tensor>& parts) {
   return b;
 }
 
-// Grows `buffer` to at least `bytes` (contents are not kept).
-Status Grow(DeviceBuffer& buffer, size_t bytes) {
-  if (buffer.size() >= bytes) return OkStatus();
-  ATOM_ASSIGN_OR_RETURN(buffer, DeviceBuffer::Allocate(std::max<size_t>(bytes, 256)));
-  return OkStatus();
-}
-
-// Copies host values into a device buffer, growing it as needed.
-template <typename T>
-Status UploadTo(DeviceBuffer& buffer, const T* host, size_t n, cudaStream_t stream) {
-  ATOM_RETURN_IF_ERROR(Grow(buffer, n * sizeof(T)));
-  if (n == 0) return OkStatus();
-  ATOM_CUDA_RETURN_IF_ERROR(
-      cudaMemcpyAsync(buffer.data(), host, n * sizeof(T), cudaMemcpyHostToDevice, stream));
-  return OkStatus();
-}
-
 template <typename T>
 T* As(const DeviceBuffer& b) {
   return static_cast<T*>(b.data());
@@ -99,10 +83,12 @@ class GptOssCuda final : public Model {
       : config_(std::move(config)), checkpoint_(std::move(checkpoint)) {}
   ~GptOssCuda() override {
     profiler_.reset();  // logs its table; its events live on the stream
+    for (auto& [batch, graph] : graphs_)
+      if (graph.exec != nullptr) cudaGraphExecDestroy(graph.exec);
     if (stream_ != nullptr) cudaStreamDestroy(stream_);
   }
 
-  Status Load(int max_num_batched_tokens);
+  Status Load(int max_num_batched_tokens, bool enforce_eager);
 
   const ModelConfig& config() const override { return config_; }
   KvCacheSpec kv_cache_spec() const override;
@@ -118,11 +104,40 @@ class GptOssCuda final : public Model {
   Tensor Device2D(void* p, DType dtype, int64_t rows, int64_t cols) const {
     return Tensor(p, dtype, {rows, cols}, device_);
   }
+  // What the kernels of one step need to know on the host: sizes and attention plans (one for
+  // full-attention layers, one for sliding-window layers).
+  struct StepShape {
+    int64_t tokens = 0, seqs = 0, rows = 0;
+    cuda::PagedAttentionPlan full, sliding;
+  };
+  // A decode step captured for a batch-size bucket; replayed while no step buffer has moved.
+  struct DecodeGraph {
+    cudaGraphExec_t exec = nullptr;
+    uint64_t epoch = 0;
+  };
+
+  // Grows a step buffer (contents are not kept). Any reallocation starts a new epoch: graphs
+  // captured before it point at freed memory and are captured again.
+  Status GrowStep(DeviceBuffer& buffer, size_t bytes);
+  template <typename T>
+  Status UploadStep(DeviceBuffer& buffer, const T* host, size_t n);
   // Grows the step buffers to `tokens` tokens and `rows` logits rows.
   Status ReserveStep(int64_t tokens, int64_t rows);
+  // The attention plans for a step (and room for their workspace).
+  StatusOr<StepShape> PlanStep(int64_t tokens, int64_t seqs, int64_t rows, int block_size,
+                               int max_blocks_per_seq, int max_query_len, int max_seq_len);
+  // Everything from the embedding to the logits rows in logits_, over the metadata already in
+  // the step buffers. Enqueues only (capturable).
+  Status RunLayers(const StepShape& step, const KvCacheView& cache);
   Status Attention(const Layer& l, const Tensor& cache_k, const Tensor& cache_v,
-                   const ForwardBatch& batch, int max_query_len, int max_seq_len);
+                   const StepShape& step);
   Status Moe(const Layer& l, int64_t tokens);
+  // A decode-only step of at most kMaxGraphBatch sequences, as a CUDA graph replay.
+  Status ForwardDecodeGraph(const ForwardBatch& batch, const KvCacheView& cache,
+                            const Tensor& logits);
+  void Mark(const char* op) {
+    if (!capturing_) profiler_->Mark(op);
+  }
 
   ModelConfig config_;
   Checkpoint checkpoint_;
@@ -143,9 +158,37 @@ class GptOssCuda final : public Model {
       expert_weights_, moe_workspace_, attention_workspace_, final_rows_, logits_;
   DeviceBuffer token_ids_, positions_, slot_mapping_, query_start_, seq_lens_, block_tables_,
       logits_indices_;
+  uint64_t buffers_epoch_ = 0;
+
+  // Decode graphs by padded batch size; the host staging of their padded metadata.
+  static constexpr int kMaxGraphBatch = 256;
+  bool use_graphs_ = true;
+  bool capturing_ = false;
+  std::map<int, DecodeGraph> graphs_;
+  std::vector<int32_t> pad_tokens_, pad_positions_, pad_query_start_, pad_seq_lens_,
+      pad_block_tables_, pad_rows_;
+  std::vector<int64_t> pad_slots_;
 };
 
-Status GptOssCuda::Load(int max_num_batched_tokens) {
+Status GptOssCuda::GrowStep(DeviceBuffer& buffer, size_t bytes) {
+  if (buffer.size() >= bytes) return OkStatus();
+  if (capturing_) return Internal("a step buffer grew during CUDA graph capture");
+  ATOM_ASSIGN_OR_RETURN(buffer, DeviceBuffer::Allocate(std::max<size_t>(bytes, 256)));
+  ++buffers_epoch_;
+  return OkStatus();
+}
+
+template <typename T>
+Status GptOssCuda::UploadStep(DeviceBuffer& buffer, const T* host, size_t n) {
+  ATOM_RETURN_IF_ERROR(GrowStep(buffer, n * sizeof(T)));
+  if (n == 0) return OkStatus();
+  ATOM_CUDA_RETURN_IF_ERROR(
+      cudaMemcpyAsync(buffer.data(), host, n * sizeof(T), cudaMemcpyHostToDevice, stream_));
+  return OkStatus();
+}
+
+Status GptOssCuda::Load(int max_num_batched_tokens, bool enforce_eager) {
+  use_graphs_ = !enforce_eager;
   const ModelConfig& c = config_;
   const int64_t V = c.vocab_size, D = c.hidden_size, Hq = c.num_attention_heads,
                 Hkv = c.num_key_value_heads, d = c.head_dim, E = c.num_local_experts;
@@ -258,26 +301,54 @@ Status GptOssCuda::ReserveStep(int64_t T, int64_t R) {
   const ModelConfig& c = config_;
   const int64_t D = c.hidden_size, Hq = c.num_attention_heads, Hkv = c.num_key_value_heads,
                 d = c.head_dim, E = c.num_local_experts, k = c.num_experts_per_tok;
-  ATOM_RETURN_IF_ERROR(Grow(residual_, T * D * 4));
-  ATOM_RETURN_IF_ERROR(Grow(delta_, T * D * 4));
-  ATOM_RETURN_IF_ERROR(Grow(normed_, T * D * 2));
-  ATOM_RETURN_IF_ERROR(Grow(qkv_, T * (Hq + 2 * Hkv) * d * 2));
-  ATOM_RETURN_IF_ERROR(Grow(q_, T * Hq * d * 2));
-  ATOM_RETURN_IF_ERROR(Grow(attn_, T * Hq * d * 2));
-  ATOM_RETURN_IF_ERROR(Grow(router_logits_, T * E * 4));
-  ATOM_RETURN_IF_ERROR(Grow(expert_indices_, T * k * 4));
-  ATOM_RETURN_IF_ERROR(Grow(expert_weights_, T * k * 4));
-  ATOM_RETURN_IF_ERROR(Grow(moe_workspace_, cuda::MoeWorkspaceBytes(int(T), int(k), int(E), int(D),
-                                                                    int(c.intermediate_size))));
-  ATOM_RETURN_IF_ERROR(Grow(final_rows_, R * D * 2));
-  ATOM_RETURN_IF_ERROR(Grow(logits_, R * c.vocab_size * 4));
+  ATOM_RETURN_IF_ERROR(GrowStep(residual_, T * D * 4));
+  ATOM_RETURN_IF_ERROR(GrowStep(delta_, T * D * 4));
+  ATOM_RETURN_IF_ERROR(GrowStep(normed_, T * D * 2));
+  ATOM_RETURN_IF_ERROR(GrowStep(qkv_, T * (Hq + 2 * Hkv) * d * 2));
+  ATOM_RETURN_IF_ERROR(GrowStep(q_, T * Hq * d * 2));
+  ATOM_RETURN_IF_ERROR(GrowStep(attn_, T * Hq * d * 2));
+  ATOM_RETURN_IF_ERROR(GrowStep(router_logits_, T * E * 4));
+  ATOM_RETURN_IF_ERROR(GrowStep(expert_indices_, T * k * 4));
+  ATOM_RETURN_IF_ERROR(GrowStep(expert_weights_, T * k * 4));
+  ATOM_RETURN_IF_ERROR(
+      GrowStep(moe_workspace_,
+               cuda::MoeWorkspaceBytes(int(T), int(k), int(E), int(D), int(c.intermediate_size))));
+  ATOM_RETURN_IF_ERROR(GrowStep(final_rows_, R * D * 2));
+  ATOM_RETURN_IF_ERROR(GrowStep(logits_, R * c.vocab_size * 4));
   return OkStatus();
 }
 
+StatusOr<GptOssCuda::StepShape> GptOssCuda::PlanStep(int64_t tokens, int64_t seqs, int64_t rows,
+                                                     int block_size, int max_blocks_per_seq,
+                                                     int max_query_len, int max_seq_len) {
+  StepShape step;
+  step.tokens = tokens;
+  step.seqs = seqs;
+  step.rows = rows;
+  cuda::PagedAttentionShape shape;
+  shape.num_seqs = int(seqs);
+  shape.num_tokens = int(tokens);
+  shape.num_q_heads = int(config_.num_attention_heads);
+  shape.num_kv_heads = int(config_.num_key_value_heads);
+  shape.head_dim = int(config_.head_dim);
+  shape.block_size = block_size;
+  shape.max_blocks_per_seq = max_blocks_per_seq;
+  shape.max_query_len = max_query_len;
+  shape.max_seq_len = max_seq_len;
+  ATOM_ASSIGN_OR_RETURN(step.full, cuda::PlanPagedAttention(info_, shape));
+  size_t workspace = step.full.workspace_bytes;
+  if (config_.sliding_window > 0) {
+    shape.sliding_window = int(config_.sliding_window);
+    ATOM_ASSIGN_OR_RETURN(step.sliding, cuda::PlanPagedAttention(info_, shape));
+    workspace = std::max(workspace, step.sliding.workspace_bytes);
+  }
+  ATOM_RETURN_IF_ERROR(GrowStep(attention_workspace_, workspace));
+  return step;
+}
+
 Status GptOssCuda::Attention(const Layer& l, const Tensor& cache_k, const Tensor& cache_v,
-                             const ForwardBatch& batch, int max_query_len, int max_seq_len) {
-  const ops::AttentionMetadata& md = batch.attention;
-  const int64_t T = md.num_tokens, D = config_.hidden_size;
+                             const StepShape& step) {
+  const int64_t T = step.tokens, D = config_.hidden_size;
   const int Hq = int(config_.num_attention_heads), Hkv = int(config_.num_key_value_heads),
             d = int(config_.head_dim);
   ATOM_RETURN_IF_ERROR(
@@ -285,7 +356,7 @@ Status GptOssCuda::Attention(const Layer& l, const Tensor& cache_k, const Tensor
                       Device2D(l.qkv_weight, DType::kBF16, (Hq + 2 * Hkv) * d, D),
                       Tensor(l.qkv_bias.data(), DType::kBF16, {int64_t(Hq + 2 * Hkv) * d}, device_),
                       Device2D(qkv_, DType::kBF16, T, (Hq + 2 * Hkv) * d), stream_));
-  profiler_->Mark("qkv_gemm");
+  Mark("qkv_gemm");
   cuda::RopeKvShape rope;
   rope.num_tokens = T;
   rope.num_q_heads = Hq;
@@ -296,21 +367,7 @@ Status GptOssCuda::Attention(const Layer& l, const Tensor& cache_k, const Tensor
       As<__nv_bfloat16>(qkv_), As<int32_t>(positions_), As<int64_t>(slot_mapping_),
       As<float>(inv_freq_), rope_scale_, rope, As<__nv_bfloat16>(q_),
       cache_k.data_as<__nv_bfloat16>(), cache_v.data_as<__nv_bfloat16>(), stream_));
-  profiler_->Mark("rope_write_kv");
-
-  cuda::PagedAttentionShape shape;
-  shape.num_seqs = md.num_seqs;
-  shape.num_tokens = int(T);
-  shape.num_q_heads = Hq;
-  shape.num_kv_heads = Hkv;
-  shape.head_dim = d;
-  shape.block_size = md.block_size;
-  shape.max_blocks_per_seq = md.max_blocks_per_seq;
-  shape.sliding_window = l.sliding_window;
-  shape.max_query_len = max_query_len;
-  shape.max_seq_len = max_seq_len;
-  ATOM_ASSIGN_OR_RETURN(cuda::PagedAttentionPlan plan, cuda::PlanPagedAttention(info_, shape));
-  ATOM_RETURN_IF_ERROR(Grow(attention_workspace_, plan.workspace_bytes));
+  Mark("rope_write_kv");
   cuda::PagedAttentionArgs args;
   args.q = As<__nv_bfloat16>(q_);
   args.key_cache = cache_k.data_as<__nv_bfloat16>();
@@ -322,14 +379,15 @@ Status GptOssCuda::Attention(const Layer& l, const Tensor& cache_k, const Tensor
   args.seq_lens = As<int32_t>(seq_lens_);
   args.positions = As<int32_t>(positions_);
   args.block_tables = As<int32_t>(block_tables_);
-  ATOM_RETURN_IF_ERROR(cuda::PagedAttention(args, plan, attention_workspace_.data(),
+  ATOM_RETURN_IF_ERROR(cuda::PagedAttention(args, l.sliding_window > 0 ? step.sliding : step.full,
+                                            attention_workspace_.data(),
                                             attention_workspace_.size(), stream_));
-  profiler_->Mark("attention");
+  Mark("attention");
   ATOM_RETURN_IF_ERROR(linear_->Linear(Device2D(attn_, DType::kBF16, T, int64_t(Hq) * d),
                                        Device2D(l.o_weight, DType::kBF16, D, int64_t(Hq) * d),
                                        Tensor(l.o_bias.data(), DType::kBF16, {D}, device_),
                                        Device2D(delta_, DType::kF32, T, D), stream_));
-  profiler_->Mark("o_gemm");
+  Mark("o_gemm");
   return OkStatus();
 }
 
@@ -343,20 +401,54 @@ Status GptOssCuda::Moe(const Layer& l, int64_t T) {
   ATOM_RETURN_IF_ERROR(cuda::RouterTopK(As<float>(router_logits_), T, int(E), k,
                                         As<int32_t>(expert_indices_), As<float>(expert_weights_),
                                         stream_));
-  profiler_->Mark("router");
+  Mark("router");
   ATOM_RETURN_IF_ERROR(cuda::LaunchMoeExperts(
       l.experts.view(), As<__nv_bfloat16>(normed_), int(T), As<int32_t>(expert_indices_),
       As<float>(expert_weights_), k, As<float>(delta_), moe_workspace_.data(),
       moe_workspace_.size(), stream_));
-  profiler_->Mark("moe_experts");
+  Mark("moe_experts");
+  return OkStatus();
+}
+
+Status GptOssCuda::RunLayers(const StepShape& step, const KvCacheView& cache) {
+  const int64_t T = step.tokens, R = step.rows, D = config_.hidden_size, V = config_.vocab_size;
+  const float eps = float(config_.rms_norm_eps);
+  float* residual = As<float>(residual_);
+  ATOM_RETURN_IF_ERROR(cuda::EmbeddingBf16(As<__nv_bfloat16>(embed_tokens_), V, D,
+                                           As<int32_t>(token_ids_), T, residual, stream_));
+  Mark("embedding");
+  const float* pending = nullptr;  // the last block's output, not yet added to the residual
+  for (size_t i = 0; i < layers_.size(); ++i) {
+    const Layer& l = layers_[i];
+    ATOM_RETURN_IF_ERROR(cuda::FusedAddRmsNorm(residual, pending, As<__nv_bfloat16>(l.input_norm),
+                                               eps, T, D, As<__nv_bfloat16>(normed_), stream_));
+    Mark("add_rms_norm");
+    ATOM_RETURN_IF_ERROR(Attention(l, cache.key[i], cache.value[i], step));
+    ATOM_RETURN_IF_ERROR(cuda::FusedAddRmsNorm(residual, As<float>(delta_),
+                                               As<__nv_bfloat16>(l.post_attn_norm), eps, T, D,
+                                               As<__nv_bfloat16>(normed_), stream_));
+    Mark("add_rms_norm");
+    ATOM_RETURN_IF_ERROR(Moe(l, T));
+    pending = As<float>(delta_);
+  }
+  ATOM_RETURN_IF_ERROR(cuda::FusedAddRmsNorm(residual, pending, As<__nv_bfloat16>(final_norm_), eps,
+                                             T, D, As<__nv_bfloat16>(normed_), stream_));
+  Mark("add_rms_norm");
+  if (R == 0) return OkStatus();
+  ATOM_RETURN_IF_ERROR(cuda::GatherRowsBf16(As<__nv_bfloat16>(normed_), D,
+                                            As<int32_t>(logits_indices_), R,
+                                            As<__nv_bfloat16>(final_rows_), stream_));
+  ATOM_RETURN_IF_ERROR(linear_->Linear(Device2D(final_rows_, DType::kBF16, R, D),
+                                       Device2D(lm_head_, DType::kBF16, V, D), Tensor(),
+                                       Device2D(logits_, DType::kF32, R, V), stream_));
+  Mark("unembedding");
   return OkStatus();
 }
 
 Status GptOssCuda::Forward(const ForwardBatch& batch, const KvCacheView& cache,
                            const Tensor& logits) {
   const ops::AttentionMetadata& md = batch.attention;
-  const int64_t T = md.num_tokens, S = md.num_seqs, R = batch.num_logits, D = config_.hidden_size,
-                V = config_.vocab_size;
+  const int64_t T = md.num_tokens, S = md.num_seqs, R = batch.num_logits, V = config_.vocab_size;
   if (int64_t(cache.key.size()) != config_.num_hidden_layers ||
       cache.value.size() != cache.key.size())
     return Internal("KV cache has {} layers, the model {}", cache.key.size(),
@@ -365,61 +457,115 @@ Status GptOssCuda::Forward(const ForwardBatch& batch, const KvCacheView& cache,
     return Internal("KV cache is {}, the model needs bf16 on {}", cache.key[0].ToString(),
                     DeviceName(device_));
   ATOM_CUDA_RETURN_IF_ERROR(cudaSetDevice(device_.index));
-  ATOM_RETURN_IF_ERROR(ReserveStep(T, R));
 
-  // The step's metadata, and the scheduler's hints for the attention plan.
+  // The scheduler's hints for the attention plan.
   int max_query_len = 0, max_seq_len = 0;
   for (int64_t s = 0; s < S; ++s) {
     max_query_len = std::max(max_query_len, md.query_start[s + 1] - md.query_start[s]);
     max_seq_len = std::max(max_seq_len, md.seq_lens[s]);
   }
-  profiler_->BeginStep(max_query_len > 1 ? "prefill" : "decode");
-  ATOM_RETURN_IF_ERROR(UploadTo(token_ids_, batch.token_ids, size_t(T), stream_));
-  ATOM_RETURN_IF_ERROR(UploadTo(positions_, md.positions, size_t(T), stream_));
-  ATOM_RETURN_IF_ERROR(UploadTo(slot_mapping_, md.slot_mapping, size_t(T), stream_));
-  ATOM_RETURN_IF_ERROR(UploadTo(query_start_, md.query_start, size_t(S + 1), stream_));
-  ATOM_RETURN_IF_ERROR(UploadTo(seq_lens_, md.seq_lens, size_t(S), stream_));
-  ATOM_RETURN_IF_ERROR(UploadTo(block_tables_, md.block_tables,
-                                size_t(S) * size_t(std::max(md.max_blocks_per_seq, 1)), stream_));
-  ATOM_RETURN_IF_ERROR(UploadTo(logits_indices_, batch.logits_indices, size_t(R), stream_));
+  // A decode step whose every sequence wants its one row of logits replays a graph.
+  bool decode = use_graphs_ && max_query_len == 1 && T == S && R == S && S <= kMaxGraphBatch;
+  for (int64_t r = 0; decode && r < R; ++r) decode = batch.logits_indices[r] == r;
+  if (decode) return ForwardDecodeGraph(batch, cache, logits);
 
-  profiler_->Mark("metadata_upload");
-  const float eps = float(config_.rms_norm_eps);
-  float* residual = As<float>(residual_);
-  ATOM_RETURN_IF_ERROR(cuda::EmbeddingBf16(As<__nv_bfloat16>(embed_tokens_), V, D,
-                                           As<int32_t>(token_ids_), T, residual, stream_));
-  profiler_->Mark("embedding");
-  const float* pending = nullptr;  // the last block's output, not yet added to the residual
-  for (size_t i = 0; i < layers_.size(); ++i) {
-    const Layer& l = layers_[i];
-    ATOM_RETURN_IF_ERROR(cuda::FusedAddRmsNorm(residual, pending, As<__nv_bfloat16>(l.input_norm),
-                                               eps, T, D, As<__nv_bfloat16>(normed_), stream_));
-    profiler_->Mark("add_rms_norm");
-    ATOM_RETURN_IF_ERROR(
-        Attention(l, cache.key[i], cache.value[i], batch, max_query_len, max_seq_len));
-    ATOM_RETURN_IF_ERROR(cuda::FusedAddRmsNorm(residual, As<float>(delta_),
-                                               As<__nv_bfloat16>(l.post_attn_norm), eps, T, D,
-                                               As<__nv_bfloat16>(normed_), stream_));
-    profiler_->Mark("add_rms_norm");
-    ATOM_RETURN_IF_ERROR(Moe(l, T));
-    pending = As<float>(delta_);
-  }
-  ATOM_RETURN_IF_ERROR(cuda::FusedAddRmsNorm(residual, pending, As<__nv_bfloat16>(final_norm_), eps,
-                                             T, D, As<__nv_bfloat16>(normed_), stream_));
-  profiler_->Mark("add_rms_norm");
+  ATOM_RETURN_IF_ERROR(ReserveStep(T, R));
+  profiler_->BeginStep(max_query_len > 1 ? "prefill" : "decode");
+  ATOM_RETURN_IF_ERROR(UploadStep(token_ids_, batch.token_ids, size_t(T)));
+  ATOM_RETURN_IF_ERROR(UploadStep(positions_, md.positions, size_t(T)));
+  ATOM_RETURN_IF_ERROR(UploadStep(slot_mapping_, md.slot_mapping, size_t(T)));
+  ATOM_RETURN_IF_ERROR(UploadStep(query_start_, md.query_start, size_t(S + 1)));
+  ATOM_RETURN_IF_ERROR(UploadStep(seq_lens_, md.seq_lens, size_t(S)));
+  ATOM_RETURN_IF_ERROR(UploadStep(block_tables_, md.block_tables,
+                                  size_t(S) * size_t(std::max(md.max_blocks_per_seq, 1))));
+  ATOM_RETURN_IF_ERROR(UploadStep(logits_indices_, batch.logits_indices, size_t(R)));
+  Mark("metadata_upload");
+  ATOM_ASSIGN_OR_RETURN(StepShape step, PlanStep(T, S, R, md.block_size, md.max_blocks_per_seq,
+                                                 max_query_len, max_seq_len));
+  ATOM_RETURN_IF_ERROR(RunLayers(step, cache));
   if (R > 0) {
-    ATOM_RETURN_IF_ERROR(cuda::GatherRowsBf16(As<__nv_bfloat16>(normed_), D,
-                                              As<int32_t>(logits_indices_), R,
-                                              As<__nv_bfloat16>(final_rows_), stream_));
-    ATOM_RETURN_IF_ERROR(linear_->Linear(Device2D(final_rows_, DType::kBF16, R, D),
-                                         Device2D(lm_head_, DType::kBF16, V, D), Tensor(),
-                                         Device2D(logits_, DType::kF32, R, V), stream_));
-    profiler_->Mark("unembedding");
     ATOM_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(logits.data(), logits_.data(),
                                               size_t(R * V) * sizeof(float), cudaMemcpyDeviceToHost,
                                               stream_));
-    profiler_->Mark("logits_to_host");
+    Mark("logits_to_host");
   }
+  ATOM_CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(stream_));
+  profiler_->EndStep();
+  return OkStatus();
+}
+
+Status GptOssCuda::ForwardDecodeGraph(const ForwardBatch& batch, const KvCacheView& cache,
+                                      const Tensor& logits) {
+  const ops::AttentionMetadata& md = batch.attention;
+  const int S = md.num_seqs, V = int(config_.vocab_size), bs = md.block_size;
+  int B = 1;  // the bucket: the next power of two
+  while (B < S) B *= 2;
+  // Block tables get a fixed width, enough for the model's whole context.
+  const int width = int((config_.max_position_embeddings + bs - 1) / bs);
+  if (md.max_blocks_per_seq > width) return Internal("a sequence is longer than the context");
+
+  // The padded batch: pads read block 0 and store nothing (slot -1).
+  pad_tokens_.assign(B, 0);
+  pad_positions_.assign(B, 0);
+  pad_slots_.assign(B, -1);
+  pad_seq_lens_.assign(B, 1);
+  pad_query_start_.resize(B + 1);
+  pad_rows_.resize(B);
+  pad_block_tables_.assign(size_t(B) * width, 0);
+  for (int i = 0; i <= B; ++i) pad_query_start_[i] = i;
+  for (int i = 0; i < B; ++i) pad_rows_[i] = i;
+  for (int s = 0; s < S; ++s) {
+    pad_tokens_[s] = batch.token_ids[s];
+    pad_positions_[s] = md.positions[s];
+    pad_slots_[s] = md.slot_mapping[s];
+    pad_seq_lens_[s] = md.seq_lens[s];
+    std::copy_n(md.block_tables + int64_t(s) * md.max_blocks_per_seq, md.max_blocks_per_seq,
+                pad_block_tables_.begin() + int64_t(s) * width);
+  }
+  // Room for the largest bucket first, so that buffers do not move between captures.
+  ATOM_RETURN_IF_ERROR(ReserveStep(kMaxGraphBatch, kMaxGraphBatch));
+  ATOM_RETURN_IF_ERROR(GrowStep(block_tables_, size_t(kMaxGraphBatch) * width * sizeof(int32_t)));
+  for (DeviceBuffer* b : {&token_ids_, &positions_, &seq_lens_, &logits_indices_})
+    ATOM_RETURN_IF_ERROR(GrowStep(*b, kMaxGraphBatch * sizeof(int32_t)));
+  ATOM_RETURN_IF_ERROR(GrowStep(query_start_, (kMaxGraphBatch + 1) * sizeof(int32_t)));
+  ATOM_RETURN_IF_ERROR(GrowStep(slot_mapping_, kMaxGraphBatch * sizeof(int64_t)));
+
+  profiler_->BeginStep("decode");
+  ATOM_RETURN_IF_ERROR(UploadStep(token_ids_, pad_tokens_.data(), B));
+  ATOM_RETURN_IF_ERROR(UploadStep(positions_, pad_positions_.data(), B));
+  ATOM_RETURN_IF_ERROR(UploadStep(slot_mapping_, pad_slots_.data(), B));
+  ATOM_RETURN_IF_ERROR(UploadStep(query_start_, pad_query_start_.data(), B + 1));
+  ATOM_RETURN_IF_ERROR(UploadStep(seq_lens_, pad_seq_lens_.data(), B));
+  ATOM_RETURN_IF_ERROR(UploadStep(block_tables_, pad_block_tables_.data(), size_t(B) * width));
+  ATOM_RETURN_IF_ERROR(UploadStep(logits_indices_, pad_rows_.data(), B));
+  profiler_->Mark("metadata_upload");
+
+  DecodeGraph& graph = graphs_[B];
+  if (graph.exec == nullptr || graph.epoch != buffers_epoch_) {
+    if (graph.exec != nullptr) cudaGraphExecDestroy(graph.exec);
+    graph.exec = nullptr;
+    // Planned for the bucket and the longest context, so one capture serves every step.
+    ATOM_ASSIGN_OR_RETURN(StepShape step, PlanStep(B, B, B, bs, width, /*max_query_len=*/1,
+                                                   /*max_seq_len=*/width * bs));
+    ATOM_CUDA_RETURN_IF_ERROR(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeRelaxed));
+    capturing_ = true;
+    const Status run = RunLayers(step, cache);
+    capturing_ = false;
+    cudaGraph_t captured = nullptr;
+    const cudaError_t end = cudaStreamEndCapture(stream_, &captured);
+    ATOM_RETURN_IF_ERROR(run);
+    ATOM_CUDA_RETURN_IF_ERROR(end);
+    const cudaError_t made = cudaGraphInstantiate(&graph.exec, captured, 0);
+    cudaGraphDestroy(captured);
+    ATOM_CUDA_RETURN_IF_ERROR(made);
+    graph.epoch = buffers_epoch_;
+  }
+  ATOM_CUDA_RETURN_IF_ERROR(cudaGraphLaunch(graph.exec, stream_));
+  profiler_->Mark("decode_graph");
+  ATOM_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(logits.data(), logits_.data(),
+                                            size_t(S) * V * sizeof(float), cudaMemcpyDeviceToHost,
+                                            stream_));
+  profiler_->Mark("logits_to_host");
   ATOM_CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(stream_));
   profiler_->EndStep();
   return OkStatus();
@@ -428,10 +574,10 @@ Status GptOssCuda::Forward(const ForwardBatch& batch, const KvCacheView& cache,
 }  // namespace
 
 StatusOr<std::unique_ptr<Model>> CreateGptOssCuda(ModelConfig config, Checkpoint checkpoint,
-                                                  int max_num_batched_tokens) {
+                                                  int max_num_batched_tokens, bool enforce_eager) {
   ATOM_RETURN_IF_ERROR(CheckGptOssConfig(config));
   auto model = std::make_unique<GptOssCuda>(std::move(config), std::move(checkpoint));
-  ATOM_RETURN_IF_ERROR(model->Load(std::max(max_num_batched_tokens, 1)));
+  ATOM_RETURN_IF_ERROR(model->Load(std::max(max_num_batched_tokens, 1), enforce_eager));
   return std::unique_ptr<Model>(std::move(model));
 }
 

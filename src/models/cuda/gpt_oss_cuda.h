@@ -6,6 +6,8 @@
 // One step: embedding → per layer [fused add+RMSNorm → qkv GEMM → RoPE + KV write → paged
 // attention → o GEMM → fused add+RMSNorm → router GEMM → top-k → MoE] → final norm → the wanted
 // rows → unembedding GEMM; the logits rows are copied back to the host (sampling runs there).
+// A decode step is one CUDA graph replay: its padded metadata is copied into fixed device
+// buffers first, and nothing inside the graph synchronises with the host.
 #pragma once
 
 #include <memory>
@@ -16,9 +18,10 @@
 namespace atom {
 
 // Loads `checkpoint` onto the current CUDA device. `max_num_batched_tokens` sizes the step's
-// fixed activation buffers (a larger step grows them). Errors name the tensor, or the device
-// memory that ran out.
+// fixed activation buffers (a larger step grows them). Decode steps (one token per sequence, at
+// most 256 sequences) run as CUDA graphs captured per power-of-two batch bucket, unless
+// `enforce_eager`. Errors name the tensor, or the device memory that ran out.
 StatusOr<std::unique_ptr<Model>> CreateGptOssCuda(ModelConfig config, Checkpoint checkpoint,
-                                                  int max_num_batched_tokens);
+                                                  int max_num_batched_tokens, bool enforce_eager);
 
 }  // namespace atom
