@@ -10,7 +10,6 @@ waits for response headers, not for a fetch body read through a ReadableStream.
 
 Usage: test_chat_page.py --atom PATH --data tests/data   (needs `chromium`: scripts/setup.sh)
 """
-import argparse
 import base64
 import html.parser
 import http.client
@@ -19,12 +18,12 @@ import os
 import re
 import select
 import shutil
-import signal
 import subprocess
-import sys
 import tempfile
 import time
 import unittest
+
+from atom_server import AtomServer, parse_args, run_tests
 
 ARGS = None
 SERVER = None
@@ -36,24 +35,9 @@ TIMEOUT = 60
 
 
 def start_server():
-    """Starts the server (no API key: a fresh browser profile has none) with its log in a file."""
     global SERVER, PORT
-    log = tempfile.NamedTemporaryFile(prefix="atom-serve-", suffix=".log", delete=False)
-    SERVER = subprocess.Popen(
-        [ARGS.atom, "serve", "--port", "0", "--served-model-name", "demo", "--max-model-len",
-         "4096"],
-        stdout=log, stderr=subprocess.STDOUT)
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        with open(log.name) as f:
-            m = re.search(r"serving demo on http://127\.0\.0\.1:(\d+)", f.read())
-        if m:
-            PORT = int(m.group(1))
-            return
-        if SERVER.poll() is not None:
-            break
-        time.sleep(0.1)
-    raise RuntimeError("atom serve did not start; log: " + log.name)
+    SERVER = AtomServer(ARGS.atom, "demo", "--max-model-len", "4096")
+    PORT = SERVER.port
 
 
 def request(method, path, body=None):
@@ -273,17 +257,6 @@ class ChatPageTest(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--atom", required=True)
-    parser.add_argument("--data", required=True)
-    ARGS, rest = parser.parse_known_args()
+    ARGS, rest = parse_args()
     start_server()
-    try:
-        result = unittest.main(argv=[sys.argv[0], *rest], verbosity=2, exit=False).result
-    finally:
-        SERVER.send_signal(signal.SIGTERM)
-        code = SERVER.wait(timeout=60)
-    if code != 0:
-        print(f"atom serve exited with {code} after SIGTERM")
-        sys.exit(1)
-    sys.exit(0 if result.wasSuccessful() else 1)
+    run_tests(rest, [SERVER])

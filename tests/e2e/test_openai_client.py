@@ -7,15 +7,10 @@ reasoning_content and a whole tool-call round trip go through the real engine, s
 
 Usage: test_openai_client.py --atom PATH --data tests/data
 """
-import argparse
 import json
 import os
-import re
 import shutil
-import signal
 import struct
-import subprocess
-import sys
 import tempfile
 import time
 import unittest
@@ -23,9 +18,10 @@ import urllib.request
 
 import openai
 
+from atom_server import AtomServer, parse_args, run_tests
+
 ARGS = None
 KEY = "sk-test"
-SERVERS = []
 
 WEATHER_TOOL = {
     "type": "function",
@@ -71,27 +67,11 @@ SCRIPT.append((second_turn(TOOL_CALL_ID), [WEATHER_TOOL],
                f"<|start|>assistant<|channel|>final<|message|>{FINAL_ANSWER}<|return|>"))
 
 
-class Server:
-    """`atom serve` in the background, its log in a temp file."""
+class Server(AtomServer):
+    """A server behind --api-key, with the clients the tests use."""
 
     def __init__(self, name, *args):
-        self.log = tempfile.NamedTemporaryFile(prefix=f"atom-{name}-", suffix=".log", delete=False)
-        self.process = subprocess.Popen(
-            [ARGS.atom, "serve", *args, "--port", "0", "--api-key", KEY,
-             "--served-model-name", name],
-            stdout=self.log, stderr=subprocess.STDOUT)
-        SERVERS.append(self)
-        deadline = time.time() + 120
-        while time.time() < deadline:
-            with open(self.log.name) as f:
-                m = re.search(rf"serving {name} on http://127\.0\.0\.1:(\d+)", f.read())
-            if m:
-                self.url = f"http://127.0.0.1:{m.group(1)}"
-                return
-            if self.process.poll() is not None:
-                break
-            time.sleep(0.1)
-        raise RuntimeError(f"atom serve did not start; log: {self.log.name}")
+        super().__init__(ARGS.atom, name, *args, "--api-key", KEY)
 
     def client(self, **kwargs):
         kwargs.setdefault("api_key", KEY)
@@ -104,10 +84,6 @@ class Server:
                                               "Content-Type": "application/json"})
         with urllib.request.urlopen(req, timeout=60) as r:
             return json.loads(r.read())
-
-    def stop(self):
-        self.process.send_signal(signal.SIGTERM)
-        return self.process.wait(timeout=60)
 
 
 def build_scripted_model(demo, demo_dir, out_dir):
@@ -347,27 +323,26 @@ class ScriptedModelTest(unittest.TestCase):
 
 def main():
     global ARGS, DEMO, SCRIPTED, BUSY
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--atom", required=True)
-    parser.add_argument("--data", required=True)
-    ARGS, rest = parser.parse_known_args()
+    ARGS, rest = parse_args()
     demo_dir = os.path.join(os.path.dirname(os.path.abspath(ARGS.atom)), "models", "gpt-oss-demo")
     scripted_dir = tempfile.mkdtemp(prefix="atom-scripted-model-")
-    codes = []
+    servers = []
     try:
         DEMO = Server("demo", "--max-model-len", "4096")
+        servers.append(DEMO)
         BUSY = Server("busy", "--max-pending-requests", "1")
+        servers.append(BUSY)
         build_scripted_model(DEMO, demo_dir, scripted_dir)
         SCRIPTED = Server("scripted", scripted_dir)
-        result = unittest.main(argv=[sys.argv[0], *rest], verbosity=2, exit=False).result
+        servers.append(SCRIPTED)
+    except BaseException:
+        for s in servers:
+            s.stop()
+        raise
+    try:
+        run_tests(rest, servers)
     finally:
-        for s in SERVERS:
-            codes.append(s.stop())
         shutil.rmtree(scripted_dir, ignore_errors=True)
-    if any(codes):
-        print(f"atom serve exit codes after SIGTERM: {codes}")
-        sys.exit(1)
-    sys.exit(0 if result.wasSuccessful() else 1)
 
 
 if __name__ == "__main__":

@@ -2,19 +2,16 @@
 
 Usage: test_serve.py --atom PATH --data tests/data
 """
-import argparse
 import http.client
 import json
-import os
 import random
 import re
-import signal
 import socket
 import subprocess
-import sys
-import tempfile
 import time
 import unittest
+
+from atom_server import AtomServer, parse_args, run_tests
 
 ARGS = None
 SERVER = None
@@ -23,24 +20,9 @@ KEY = "test-key"
 
 
 def start_server():
-    """Starts the server with its log in a file (a pipe nobody reads would fill and stall it)."""
     global SERVER, PORT
-    log = tempfile.NamedTemporaryFile(prefix="atom-serve-", suffix=".log", delete=False)
-    SERVER = subprocess.Popen(
-        [ARGS.atom, "serve", "--port", "0", "--api-key", KEY, "--served-model-name", "demo",
-         "--max-model-len", "4096"],
-        stdout=log, stderr=subprocess.STDOUT)
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        with open(log.name) as f:
-            m = re.search(r"serving demo on http://127\.0\.0\.1:(\d+)", f.read())
-        if m:
-            PORT = int(m.group(1))
-            return
-        if SERVER.poll() is not None:
-            break
-        time.sleep(0.1)
-    raise RuntimeError("atom serve did not start; log: " + log.name)
+    SERVER = AtomServer(ARGS.atom, "demo", "--api-key", KEY, "--max-model-len", "4096")
+    PORT = SERVER.port
 
 
 def request(method, path, body=None, key=KEY, timeout=60):
@@ -194,17 +176,6 @@ class ServeTest(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--atom", required=True)
-    parser.add_argument("--data", required=True)
-    ARGS, rest = parser.parse_known_args()
+    ARGS, rest = parse_args()
     start_server()
-    try:
-        result = unittest.main(argv=[sys.argv[0], *rest], verbosity=2, exit=False).result
-    finally:
-        SERVER.send_signal(signal.SIGTERM)
-        code = SERVER.wait(timeout=60)
-    if code != 0:
-        print(f"atom serve exited with {code} after SIGTERM")
-        sys.exit(1)
-    sys.exit(0 if result.wasSuccessful() else 1)
+    run_tests(rest, [SERVER])

@@ -6,23 +6,22 @@ soft limit of 1024 open files, so each must raise it itself to hold 1024+ socket
 
 Usage: test_serve_load.py --atom PATH --data tests/data
 """
-import argparse
 import http.client
 import json
 import os
 import re
 import resource
-import signal
 import subprocess
 import sys
 import tempfile
 import time
 import unittest
 
+from atom_server import AtomServer, parse_args, run_tests
+
 ARGS = None
 SERVER = None
 PORT = None
-SERVER_LOG = None
 
 
 def low_open_file_limit():
@@ -32,26 +31,10 @@ def low_open_file_limit():
 
 
 def start_server():
-    """Starts the server with its log in a file (a pipe nobody reads would fill and stall it)."""
-    global SERVER, PORT, SERVER_LOG
-    SERVER_LOG = tempfile.NamedTemporaryFile(prefix="atom-serve-load-", suffix=".log",
-                                             delete=False).name
-    with open(SERVER_LOG, "w") as log:
-        SERVER = subprocess.Popen(
-            [ARGS.atom, "serve", "--port", "0", "--served-model-name", "demo",
-             "--max-num-seqs", "256", "--max-model-len", "4096"],
-            stdout=log, stderr=subprocess.STDOUT, preexec_fn=low_open_file_limit)
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        with open(SERVER_LOG) as f:
-            m = re.search(r"serving demo on http://127\.0\.0\.1:(\d+)", f.read())
-        if m:
-            PORT = int(m.group(1))
-            return
-        if SERVER.poll() is not None:
-            break
-        time.sleep(0.1)
-    raise RuntimeError("atom serve did not start; log: " + SERVER_LOG)
+    global SERVER, PORT
+    SERVER = AtomServer(ARGS.atom, "demo", "--max-num-seqs", "256", "--max-model-len", "4096",
+                        preexec_fn=low_open_file_limit)
+    PORT = SERVER.port
 
 
 def request(method, path, body=None, timeout=60):
@@ -134,24 +117,10 @@ class ServeLoadTest(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--atom", required=True)
-    parser.add_argument("--data", required=True)
-    ARGS, rest = parser.parse_known_args()
+    ARGS, rest = parse_args()
     started = time.time()
     start_server()
     try:
-        result = unittest.main(argv=[sys.argv[0], *rest], verbosity=2, exit=False).result
+        run_tests(rest, [SERVER])
     finally:
-        SERVER.send_signal(signal.SIGTERM)
-        code = SERVER.wait(timeout=60)
-    print(f"total {time.time() - started:.1f} s")
-    if code != 0:
-        with open(SERVER_LOG) as f:
-            print(f"atom serve exited with {code} after SIGTERM; log tail:\n{f.read()[-3000:]}")
-        sys.exit(1)
-    if result.wasSuccessful():
-        os.unlink(SERVER_LOG)
-    else:
-        print("server log: " + SERVER_LOG)
-    sys.exit(0 if result.wasSuccessful() else 1)
+        print(f"total {time.time() - started:.1f} s; server log: {SERVER.log_path}")
