@@ -57,8 +57,7 @@ bool BlockManager::CanAllocate(std::span<const int32_t> prompt, int64_t num_toke
   return BlocksFor(num_tokens) - int(hits.size()) + reused_free <= num_free_;
 }
 
-int BlockManager::Allocate(std::span<const int32_t> prompt, int64_t num_tokens,
-                           BlockTable* table) {
+int BlockManager::Allocate(std::span<const int32_t> prompt, int64_t num_tokens, BlockTable* table) {
   ATOM_CHECK(table->blocks.empty() && CanAllocate(prompt, num_tokens));
   const std::vector<CacheHit> hits = FindCachedPrefix(prompt);
   ATOM_CHECK(num_tokens >= int64_t(hits.size()) * block_size_);

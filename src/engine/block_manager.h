@@ -97,9 +97,9 @@ class BlockManager {
   // The cached block registered under `hash`, or kNone.
   int32_t Lookup(uint64_t hash) const;
 
-  int32_t TakeFreeBlock();             // least recently freed; drops its old hash
-  void Reference(int32_t block);       // ref 0 -> 1 takes it off the free list
-  void Release(int32_t block);         // ref 1 -> 0 puts it at the back of the free list
+  int32_t TakeFreeBlock();        // least recently freed; drops its old hash
+  void Reference(int32_t block);  // ref 0 -> 1 takes it off the free list
+  void Release(int32_t block);    // ref 1 -> 0 puts it at the back of the free list
   void Unlink(int32_t block);
   void PushBack(int32_t block);
 

@@ -320,7 +320,14 @@ StatusOr<bool> Engine::Step() {
         s.request->options.return_logits;
     if (s.seq.in_prefill()) loop_stats_.prompt_tokens_computed += step.scheduled[i].num_tokens;
   }
-  ATOM_ASSIGN_OR_RETURN(StepLogits logits, runner_.Run(step, all_rows));
+  // Plain greedy everywhere: the model may pick the tokens itself (on the GPU, the logits then
+  // never leave the device).
+  bool argmax_only = model_.SupportsArgmax();
+  for (size_t i = 0; argmax_only && i < step.scheduled.size(); ++i) {
+    const SeqState& s = *seqs_.at(step.scheduled[i].seq->id);
+    argmax_only = !all_rows[i] && s.request->params.plain_greedy();
+  }
+  ATOM_ASSIGN_OR_RETURN(StepLogits logits, runner_.Run(step, all_rows, argmax_only));
   scheduler_.OnStepComputed(step);
   ++loop_stats_.num_steps;
 
@@ -356,7 +363,7 @@ StatusOr<bool> Engine::Step() {
     }
     if (!sched.samples) continue;
     SampleRow row;
-    row.logits = logits.Last(i);
+    row.logits = argmax_only ? nullptr : logits.Last(i);
     row.params = &s.request->params;
     row.penalties = s.request->params.has_penalties() ? &s.penalties : nullptr;
     row.seed = s.request->seed;
@@ -367,7 +374,14 @@ StatusOr<bool> Engine::Step() {
     row_of.push_back(i);
   }
   std::vector<SampleResult> samples(rows.size());
-  SampleBatch(rows, vocab, samples);
+  if (argmax_only) {
+    for (size_t k = 0; k < rows.size(); ++k) {
+      const size_t i = row_of[k];
+      samples[k].token = logits.argmax[size_t(logits.first_row[i] + logits.num_rows[i] - 1)];
+    }
+  } else {
+    SampleBatch(rows, vocab, samples);
+  }
 
   for (size_t k = 0; k < rows.size(); ++k) {
     SeqState& s = *seqs_.at(step.scheduled[row_of[k]].seq->id);

@@ -5,7 +5,7 @@
 namespace atom {
 
 StatusOr<StepLogits> ModelRunner::Run(const SchedulerOutput& step,
-                                      const std::vector<bool>& all_rows) {
+                                      const std::vector<bool>& all_rows, bool argmax_only) {
   const int bs = cache_.block_size();
   token_ids_.clear();
   positions_.clear();
@@ -52,6 +52,12 @@ StatusOr<StepLogits> ModelRunner::Run(const SchedulerOutput& step,
   batch.logits_indices = logits_indices_.data();
   batch.num_logits = int(logits_indices_.size());
 
+  if (argmax_only) {
+    out.argmax.resize(logits_indices_.size());
+    batch.argmax = out.argmax.data();
+    ATOM_RETURN_IF_ERROR(model_.Forward(batch, cache_.view(), Tensor()));
+    return out;
+  }
   const Shape shape{int64_t(logits_indices_.size()), model_.config().vocab_size};
   const size_t bytes = size_t(shape.numel()) * sizeof(float);
   if (logits_.size() < bytes) logits_ = Buffer(bytes);

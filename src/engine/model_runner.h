@@ -23,6 +23,8 @@ struct StepLogits {
   Tensor logits;
   std::vector<int32_t> first_row;
   std::vector<int32_t> num_rows;  // 0: the sequence needs no logits this step
+  // With Run(..., argmax_only): each row's argmax token instead of `logits` (left undefined).
+  std::vector<int32_t> argmax;
 
   // The row of the sequence's last scheduled token. REQUIRES: num_rows[i] > 0.
   const float* Last(size_t i) const { return Row(first_row[i] + num_rows[i] - 1); }
@@ -41,7 +43,9 @@ class ModelRunner {
 
   // Runs the step. `all_rows[i]`: sequence i wants the logits of every token it computes (prompt
   // logprobs); otherwise only sequences whose chunk ends their known tokens get one row.
-  StatusOr<StepLogits> Run(const SchedulerOutput& step, const std::vector<bool>& all_rows);
+  // `argmax_only` (REQUIRES model().SupportsArgmax()): the rows' argmax tokens, not the logits.
+  StatusOr<StepLogits> Run(const SchedulerOutput& step, const std::vector<bool>& all_rows,
+                           bool argmax_only = false);
 
   // Copies a block's keys and values in every layer (a forked sequence's partial last block).
   Status CopyBlock(int32_t src, int32_t dst) { return cache_.CopyBlock(src, dst); }

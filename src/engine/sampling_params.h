@@ -85,6 +85,12 @@ struct SamplingParams {
   bool skip_special_tokens = true;
 
   bool greedy() const { return temperature == 0.0f; }
+  // Greedy with nothing that needs the logits on the host: no penalties, bias, banned EOS
+  // (min_tokens), logprobs or siblings. The model may then pick the token where the logits are.
+  bool plain_greedy() const {
+    return greedy() && !has_penalties() && logit_bias.empty() && min_tokens == 0 &&
+           !logprobs.has_value() && n == 1;
+  }
   // Whether any of the three penalties is on (the sequence then needs a PenaltyState).
   bool has_penalties() const {
     return repetition_penalty != 1.0f || presence_penalty != 0.0f || frequency_penalty != 0.0f;

@@ -23,8 +23,8 @@
 namespace atom {
 
 struct SchedulerConfig {
-  int max_num_seqs = 256;               // running sequences at most
-  int max_num_batched_tokens = 8192;    // tokens per step at most
+  int max_num_seqs = 256;             // running sequences at most
+  int max_num_batched_tokens = 8192;  // tokens per step at most
   bool enable_chunked_prefill = true;
 };
 
@@ -73,7 +73,7 @@ class Scheduler {
   SchedulerConfig config_;
   BlockManager& blocks_;
   std::vector<Sequence*> running_;  // in admission order
-  std::deque<Sequence*> waiting_;  // front = next to admit
+  std::deque<Sequence*> waiting_;   // front = next to admit
   int64_t admissions_ = 0;
 };
 

@@ -42,14 +42,18 @@ struct ForwardBatch {
   // Rows of the batch whose next-token logits are wanted, in output order.
   const int32_t* logits_indices = nullptr;
   int num_logits = 0;
+  // When set (only for a model that SupportsArgmax()): write each wanted row's argmax token —
+  // the lowest index of the largest logit, as GreedySample picks — to argmax[0, num_logits)
+  // instead of the logits.
+  int32_t* argmax = nullptr;
 };
 
 // Sizes and counts for `atom info`.
 struct ModelSummary {
-  uint64_t parameters = 0;      // MXFP4 counts two parameters per payload byte
-  uint64_t tensor_bytes = 0;    // bytes of all tensors in the checkpoint
+  uint64_t parameters = 0;    // MXFP4 counts two parameters per payload byte
+  uint64_t tensor_bytes = 0;  // bytes of all tensors in the checkpoint
   uint64_t expert_parameters = 0;
-  std::string expert_format;    // "mxfp4", "bf16" or "" for dense models
+  std::string expert_format;  // "mxfp4", "bf16" or "" for dense models
   uint64_t kv_bytes_per_token = 0;
 };
 
@@ -69,6 +73,9 @@ class Model {
   // guarantees both).
   virtual Status Forward(const ForwardBatch& batch, const KvCacheView& cache,
                          const Tensor& logits) = 0;
+  // Whether Forward can return argmax tokens instead of logits (ForwardBatch::argmax): a GPU
+  // model then need not copy the logits to the host for greedy steps.
+  virtual bool SupportsArgmax() const { return false; }
 };
 
 }  // namespace atom

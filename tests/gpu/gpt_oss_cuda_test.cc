@@ -88,7 +88,8 @@ struct Run {
 
 // Greedy generation of `max_tokens` after each prompt, all in one engine batch.
 std::vector<Run> Generate(Model& model, const std::vector<std::vector<int32_t>>& prompts,
-                          int max_tokens, int max_num_batched_tokens = 1024) {
+                          int max_tokens, int max_num_batched_tokens = 1024,
+                          bool return_logits = true) {
   EngineConfig config;
   config.num_kv_blocks = 512;
   config.scheduler.max_num_batched_tokens = max_num_batched_tokens;
@@ -102,7 +103,7 @@ std::vector<Run> Generate(Model& model, const std::vector<std::vector<int32_t>>&
     p.max_tokens = max_tokens;
     p.ignore_eos = true;
     RequestOptions options;
-    options.return_logits = true;
+    options.return_logits = return_logits;
     auto id = (*engine)->AddRequest(
         prompts[i], p,
         [r = &runs[i]](const RequestOutput& o) {
@@ -260,6 +261,23 @@ TEST_P(GptOssCudaTest, GraphDecodeEqualsEagerDecode) {
     EXPECT_LT(err, 5e-3) << i;
     std::printf("%s seq %zu: graph vs eager decode logits %.2e, tokens %s\n", GetParam().c_str(), i,
                 err, a[i].output_ids == b[i].output_ids ? "equal" : "differ");
+  }
+}
+
+// Greedy requests that need no logits on the host get their tokens picked on the device (the
+// argmax kernel); they must be exactly the host's picks from the same logits.
+TEST_P(GptOssCudaTest, DeviceGreedyEqualsHostGreedy) {
+  Reference ref = LoadReference(GetParam());
+  auto model = LoadOnGpu(GetParam());
+  ASSERT_NE(model, nullptr);
+  std::vector<std::vector<int32_t>> prompts;
+  for (const Case& c : ref.cases) prompts.push_back(c.prompt_ids);
+  auto host = Generate(*model, prompts, 16, 1024, /*return_logits=*/true);
+  auto device = Generate(*model, prompts, 16, 1024, /*return_logits=*/false);
+  ASSERT_EQ(host.size(), device.size());
+  for (size_t i = 0; i < host.size(); ++i) {
+    EXPECT_EQ(device[i].output_ids, host[i].output_ids) << i;
+    EXPECT_EQ(device[i].rows, 0) << "no logits should have been returned";
   }
 }
 

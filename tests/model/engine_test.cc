@@ -2,17 +2,19 @@
 // (prefix caching, chunked prefill, batching, preemption), seeded sampling does not depend on
 // the batch, logprobs are the reference's log-softmax, and a randomized workload with aborts
 // finishes everything and returns every KV block.
-#include <cmath>
-#include <fstream>
-#include <map>
-#include <random>
-#include <sstream>
+#include "engine/engine.h"
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 
-#include "engine/engine.h"
+#include <cmath>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <sstream>
+
+#include "engine/sampler.h"
 #include "models/registry.h"
 #include "models/safetensors.h"
 #include "test_paths.h"
@@ -31,8 +33,7 @@ std::vector<Case> LoadCases(const std::string& fixture) {
   text << in.rdbuf();
   std::vector<Case> cases;
   const nlohmann::json j = nlohmann::json::parse(text.str());
-  for (const auto& c : j["cases"])
-    cases.push_back({c["name"], c["prompt_ids"], c["greedy_ids"]});
+  for (const auto& c : j["cases"]) cases.push_back({c["name"], c["prompt_ids"], c["greedy_ids"]});
   return cases;
 }
 
@@ -93,6 +94,66 @@ class EngineTest : public ::testing::TestWithParam<std::string> {
   std::unique_ptr<Model> model_;
   std::vector<Case> cases_;
 };
+
+// A model that picks argmax tokens itself when asked (as the GPU model does on the device), here
+// on the host from the wrapped model's logits.
+class ArgmaxPickingModel final : public Model {
+ public:
+  explicit ArgmaxPickingModel(Model& inner) : inner_(inner) {}
+  const ModelConfig& config() const override { return inner_.config(); }
+  KvCacheSpec kv_cache_spec() const override { return inner_.kv_cache_spec(); }
+  ModelSummary summary() const override { return inner_.summary(); }
+  const std::vector<ops::KernelChoice>& kernel_choices() const override {
+    return inner_.kernel_choices();
+  }
+  bool SupportsArgmax() const override { return true; }
+  Status Forward(const ForwardBatch& batch, const KvCacheView& cache,
+                 const Tensor& logits) override {
+    if (batch.argmax == nullptr) return inner_.Forward(batch, cache, logits);
+    ++argmax_steps;
+    const int64_t vocab = config().vocab_size;
+    HostTensor rows(DType::kF32, {batch.num_logits, vocab});
+    ForwardBatch plain = batch;
+    plain.argmax = nullptr;
+    ATOM_RETURN_IF_ERROR(inner_.Forward(plain, cache, rows.tensor()));
+    for (int r = 0; r < batch.num_logits; ++r)
+      batch.argmax[r] = GreedySample(rows.data<float>() + int64_t(r) * vocab, vocab);
+    return OkStatus();
+  }
+  int argmax_steps = 0;
+
+ private:
+  Model& inner_;
+};
+
+// Plain greedy requests take the model's argmax path; a request needing logprobs (or any other
+// use of the logits) in the step sends the whole step down the ordinary path. Same tokens.
+TEST_P(EngineTest, ModelPickedGreedyTokensEqualHostGreedy) {
+  ArgmaxPickingModel model(*model_);
+  for (bool with_logprobs : {false, true}) {
+    EngineConfig config;
+    config.block_size = 4;
+    config.scheduler.max_num_batched_tokens = 16;
+    auto engine = Engine::Create(model, nullptr, config);
+    ASSERT_TRUE(engine.ok()) << engine.status().ToString();
+    Collector out;
+    std::vector<int64_t> ids;
+    for (const Case& c : cases_) {
+      SamplingParams p = Greedy(16);
+      if (with_logprobs && &c == &cases_.front()) p.logprobs = 2;
+      ids.push_back(*(*engine)->AddRequest(c.prompt, p, out.Callback()));
+    }
+    const int before = model.argmax_steps;
+    RunToCompletion(**engine);
+    for (size_t i = 0; i < ids.size(); ++i)
+      EXPECT_EQ(out.tokens[Key(ids[i], 0)], cases_[i].greedy) << cases_[i].name;
+    if (with_logprobs) {
+      EXPECT_EQ(out.logprobs[Key(ids[0], 0)].size(), 16u);
+    } else {
+      EXPECT_GT(model.argmax_steps, before);
+    }
+  }
+}
 
 TEST_P(EngineTest, GreedyMatchesReferenceUnderEverySchedulingMode) {
   for (bool caching : {true, false}) {
@@ -174,7 +235,8 @@ TEST_P(EngineTest, PreemptionUnderATightKvCacheKeepsOutputsExact) {
   ASSERT_NE(engine, nullptr);
   Collector out;
   std::vector<int64_t> ids;
-  for (const Case& c : cases_) ids.push_back(*engine->AddRequest(c.prompt, Greedy(16), out.Callback()));
+  for (const Case& c : cases_)
+    ids.push_back(*engine->AddRequest(c.prompt, Greedy(16), out.Callback()));
   RunToCompletion(*engine);
   for (size_t i = 0; i < ids.size(); ++i) EXPECT_EQ(out.tokens[Key(ids[i], 0)], cases_[i].greedy);
   EXPECT_GT(engine->stats().num_preemptions, 0);
@@ -182,7 +244,8 @@ TEST_P(EngineTest, PreemptionUnderATightKvCacheKeepsOutputsExact) {
 }
 
 TEST_P(EngineTest, LogprobsAreTheReferenceLogSoftmax) {
-  auto ref = SafetensorsFile::Open(testing::FixtureDir(GetParam()) + "/reference_logits.safetensors");
+  auto ref =
+      SafetensorsFile::Open(testing::FixtureDir(GetParam()) + "/reference_logits.safetensors");
   ASSERT_TRUE(ref.ok());
   auto engine = MakeEngine(EngineConfig{});
   ASSERT_NE(engine, nullptr);
@@ -328,12 +391,13 @@ TEST_P(EngineTest, SharedPrefixWorkloadHitsTheCache) {
   const EngineStats stats = engine->stats();
   EXPECT_EQ(stats.prefix_cache_hits, 15 * 64);
   EXPECT_EQ(stats.prompt_tokens_computed, 72 + 15 * 8);
-  fmt::print("shared prefix: {} of {} looked-up prompt tokens hit ({:.0f}%), {} of {} prompt "
-             "tokens computed ({:.0f}% saved)\n",
-             stats.prefix_cache_hits, stats.prefix_cache_queries,
-             100.0 * double(stats.prefix_cache_hits) / double(stats.prefix_cache_queries),
-             stats.prompt_tokens_computed, 16 * 72,
-             100.0 * (1.0 - double(stats.prompt_tokens_computed) / (16 * 72)));
+  fmt::print(
+      "shared prefix: {} of {} looked-up prompt tokens hit ({:.0f}%), {} of {} prompt "
+      "tokens computed ({:.0f}% saved)\n",
+      stats.prefix_cache_hits, stats.prefix_cache_queries,
+      100.0 * double(stats.prefix_cache_hits) / double(stats.prefix_cache_queries),
+      stats.prompt_tokens_computed, 16 * 72,
+      100.0 * (1.0 - double(stats.prompt_tokens_computed) / (16 * 72)));
 }
 
 // Making the third token of case 0's greedy continuation an EOS id stops there (the stop token

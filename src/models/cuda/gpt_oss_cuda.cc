@@ -19,6 +19,7 @@
 #include "backends/cuda/rms_norm.h"
 #include "backends/cuda/rope_kv.h"
 #include "backends/cuda/router.h"
+#include "backends/cuda/sampling.h"
 #include "models/gpt_oss.h"
 #include "ops/rope.h"
 
@@ -83,7 +84,7 @@ class GptOssCuda final : public Model {
       : config_(std::move(config)), checkpoint_(std::move(checkpoint)) {}
   ~GptOssCuda() override {
     profiler_.reset();  // logs its table; its events live on the stream
-    for (auto& [batch, graph] : graphs_)
+    for (auto& [bucket, graph] : graphs_)
       if (graph.exec != nullptr) cudaGraphExecDestroy(graph.exec);
     if (stream_ != nullptr) cudaStreamDestroy(stream_);
   }
@@ -96,8 +97,12 @@ class GptOssCuda final : public Model {
   const std::vector<ops::KernelChoice>& kernel_choices() const override { return choices_; }
   Status Forward(const ForwardBatch& batch, const KvCacheView& cache,
                  const Tensor& logits) override;
+  bool SupportsArgmax() const override { return true; }
 
  private:
+  // The logits rows computed into logits_ go to the host: as they are, or (batch.argmax) as
+  // their argmax tokens, picked on the device.
+  Status LogitsToHost(const ForwardBatch& batch, int64_t rows, const Tensor& logits);
   Tensor Device2D(const DeviceBuffer& b, DType dtype, int64_t rows, int64_t cols) const {
     return Tensor(b.data(), dtype, {rows, cols}, device_);
   }
@@ -158,13 +163,15 @@ class GptOssCuda final : public Model {
       expert_weights_, moe_workspace_, attention_workspace_, final_rows_, logits_;
   DeviceBuffer token_ids_, positions_, slot_mapping_, query_start_, seq_lens_, block_tables_,
       logits_indices_;
+  DeviceBuffer argmax_, argmax_workspace_;
   uint64_t buffers_epoch_ = 0;
+  const void* graphs_cache_ = nullptr;  // the KV cache the graphs were captured over
 
   // Decode graphs by padded batch size; the host staging of their padded metadata.
   static constexpr int kMaxGraphBatch = 256;
   bool use_graphs_ = true;
   bool capturing_ = false;
-  std::map<int, DecodeGraph> graphs_;
+  std::map<std::pair<int, int>, DecodeGraph> graphs_;  // by (batch, context) bucket
   std::vector<int32_t> pad_tokens_, pad_positions_, pad_query_start_, pad_seq_lens_,
       pad_block_tables_, pad_rows_;
   std::vector<int64_t> pad_slots_;
@@ -448,7 +455,7 @@ Status GptOssCuda::RunLayers(const StepShape& step, const KvCacheView& cache) {
 Status GptOssCuda::Forward(const ForwardBatch& batch, const KvCacheView& cache,
                            const Tensor& logits) {
   const ops::AttentionMetadata& md = batch.attention;
-  const int64_t T = md.num_tokens, S = md.num_seqs, R = batch.num_logits, V = config_.vocab_size;
+  const int64_t T = md.num_tokens, S = md.num_seqs, R = batch.num_logits;
   if (int64_t(cache.key.size()) != config_.num_hidden_layers ||
       cache.value.size() != cache.key.size())
     return Internal("KV cache has {} layers, the model {}", cache.key.size(),
@@ -457,6 +464,11 @@ Status GptOssCuda::Forward(const ForwardBatch& batch, const KvCacheView& cache,
     return Internal("KV cache is {}, the model needs bf16 on {}", cache.key[0].ToString(),
                     DeviceName(device_));
   ATOM_CUDA_RETURN_IF_ERROR(cudaSetDevice(device_.index));
+  // Graphs hold the cache's addresses too: another cache (a new engine) starts a new epoch.
+  if (cache.key[0].data() != graphs_cache_) {
+    graphs_cache_ = cache.key[0].data();
+    ++buffers_epoch_;
+  }
 
   // The scheduler's hints for the attention plan.
   int max_query_len = 0, max_seq_len = 0;
@@ -483,23 +495,45 @@ Status GptOssCuda::Forward(const ForwardBatch& batch, const KvCacheView& cache,
   ATOM_ASSIGN_OR_RETURN(StepShape step, PlanStep(T, S, R, md.block_size, md.max_blocks_per_seq,
                                                  max_query_len, max_seq_len));
   ATOM_RETURN_IF_ERROR(RunLayers(step, cache));
-  if (R > 0) {
-    ATOM_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(logits.data(), logits_.data(),
-                                              size_t(R * V) * sizeof(float), cudaMemcpyDeviceToHost,
-                                              stream_));
-    Mark("logits_to_host");
-  }
+  ATOM_RETURN_IF_ERROR(LogitsToHost(batch, R, logits));
   ATOM_CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(stream_));
   profiler_->EndStep();
+  return OkStatus();
+}
+
+Status GptOssCuda::LogitsToHost(const ForwardBatch& batch, int64_t rows, const Tensor& logits) {
+  if (rows == 0) return OkStatus();
+  const int64_t V = config_.vocab_size;
+  if (batch.argmax == nullptr) {
+    ATOM_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(logits.data(), logits_.data(),
+                                              size_t(rows * V) * sizeof(float),
+                                              cudaMemcpyDeviceToHost, stream_));
+    Mark("logits_to_host");
+    return OkStatus();
+  }
+  ATOM_RETURN_IF_ERROR(GrowStep(argmax_, size_t(rows) * sizeof(int32_t)));
+  ATOM_RETURN_IF_ERROR(GrowStep(argmax_workspace_, cuda::ArgmaxWorkspaceBytes(rows)));
+  ATOM_RETURN_IF_ERROR(cuda::ArgmaxRows(As<float>(logits_), rows, V, V, As<int32_t>(argmax_),
+                                        argmax_workspace_.data(), stream_));
+  ATOM_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(batch.argmax, argmax_.data(),
+                                            size_t(rows) * sizeof(int32_t), cudaMemcpyDeviceToHost,
+                                            stream_));
+  Mark("argmax");
   return OkStatus();
 }
 
 Status GptOssCuda::ForwardDecodeGraph(const ForwardBatch& batch, const KvCacheView& cache,
                                       const Tensor& logits) {
   const ops::AttentionMetadata& md = batch.attention;
-  const int S = md.num_seqs, V = int(config_.vocab_size), bs = md.block_size;
-  int B = 1;  // the bucket: the next power of two
+  const int S = md.num_seqs, bs = md.block_size;
+  int B = 1;  // the batch bucket: the next power of two
   while (B < S) B *= 2;
+  // The context bucket (the next power of two, at least 1024) sets the attention plan's KV
+  // splits: a plan for the longest context would split short ones into many empty ranges.
+  int max_seq_len = 0;
+  for (int s = 0; s < S; ++s) max_seq_len = std::max(max_seq_len, md.seq_lens[s]);
+  int L = 1024;
+  while (L < max_seq_len) L *= 2;
   // Block tables get a fixed width, enough for the model's whole context.
   const int width = int((config_.max_position_embeddings + bs - 1) / bs);
   if (md.max_blocks_per_seq > width) return Internal("a sequence is longer than the context");
@@ -529,6 +563,8 @@ Status GptOssCuda::ForwardDecodeGraph(const ForwardBatch& batch, const KvCacheVi
     ATOM_RETURN_IF_ERROR(GrowStep(*b, kMaxGraphBatch * sizeof(int32_t)));
   ATOM_RETURN_IF_ERROR(GrowStep(query_start_, (kMaxGraphBatch + 1) * sizeof(int32_t)));
   ATOM_RETURN_IF_ERROR(GrowStep(slot_mapping_, kMaxGraphBatch * sizeof(int64_t)));
+  ATOM_RETURN_IF_ERROR(GrowStep(argmax_, kMaxGraphBatch * sizeof(int32_t)));
+  ATOM_RETURN_IF_ERROR(GrowStep(argmax_workspace_, cuda::ArgmaxWorkspaceBytes(kMaxGraphBatch)));
 
   profiler_->BeginStep("decode");
   ATOM_RETURN_IF_ERROR(UploadStep(token_ids_, pad_tokens_.data(), B));
@@ -540,13 +576,13 @@ Status GptOssCuda::ForwardDecodeGraph(const ForwardBatch& batch, const KvCacheVi
   ATOM_RETURN_IF_ERROR(UploadStep(logits_indices_, pad_rows_.data(), B));
   profiler_->Mark("metadata_upload");
 
-  DecodeGraph& graph = graphs_[B];
+  DecodeGraph& graph = graphs_[{B, L}];
   if (graph.exec == nullptr || graph.epoch != buffers_epoch_) {
     if (graph.exec != nullptr) cudaGraphExecDestroy(graph.exec);
     graph.exec = nullptr;
-    // Planned for the bucket and the longest context, so one capture serves every step.
-    ATOM_ASSIGN_OR_RETURN(StepShape step, PlanStep(B, B, B, bs, width, /*max_query_len=*/1,
-                                                   /*max_seq_len=*/width * bs));
+    // Planned for the buckets, so one capture serves every step that falls in them.
+    ATOM_ASSIGN_OR_RETURN(StepShape step,
+                          PlanStep(B, B, B, bs, width, /*max_query_len=*/1, /*max_seq_len=*/L));
     ATOM_CUDA_RETURN_IF_ERROR(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeRelaxed));
     capturing_ = true;
     const Status run = RunLayers(step, cache);
@@ -562,10 +598,7 @@ Status GptOssCuda::ForwardDecodeGraph(const ForwardBatch& batch, const KvCacheVi
   }
   ATOM_CUDA_RETURN_IF_ERROR(cudaGraphLaunch(graph.exec, stream_));
   profiler_->Mark("decode_graph");
-  ATOM_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(logits.data(), logits_.data(),
-                                            size_t(S) * V * sizeof(float), cudaMemcpyDeviceToHost,
-                                            stream_));
-  profiler_->Mark("logits_to_host");
+  ATOM_RETURN_IF_ERROR(LogitsToHost(batch, S, logits));
   ATOM_CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(stream_));
   profiler_->EndStep();
   return OkStatus();

@@ -7,7 +7,8 @@
 // attention → o GEMM → fused add+RMSNorm → router GEMM → top-k → MoE] → final norm → the wanted
 // rows → unembedding GEMM; the logits rows are copied back to the host (sampling runs there).
 // A decode step is one CUDA graph replay: its padded metadata is copied into fixed device
-// buffers first, and nothing inside the graph synchronises with the host.
+// buffers first, and nothing inside the graph synchronises with the host. Graphs are captured
+// again when a step buffer moves or the KV cache is another one.
 #pragma once
 
 #include <memory>
@@ -19,7 +20,7 @@ namespace atom {
 
 // Loads `checkpoint` onto the current CUDA device. `max_num_batched_tokens` sizes the step's
 // fixed activation buffers (a larger step grows them). Decode steps (one token per sequence, at
-// most 256 sequences) run as CUDA graphs captured per power-of-two batch bucket, unless
+// most 256 sequences) run as CUDA graphs captured per power-of-two (batch, context) bucket, unless
 // `enforce_eager`. Errors name the tensor, or the device memory that ran out.
 StatusOr<std::unique_ptr<Model>> CreateGptOssCuda(ModelConfig config, Checkpoint checkpoint,
                                                   int max_num_batched_tokens, bool enforce_eager);
