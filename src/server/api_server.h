@@ -1,9 +1,9 @@
 // ApiServer: the OpenAI-compatible HTTP API over an Engine.
 //
-// Routes: GET / (the chat page), POST /v1/chat/completions, POST /v1/completions, GET /v1/models, POST /tokenize,
-// POST /detokenize, GET /health, GET /version, GET /metrics. The server listens from Start(), so
-// that /health can answer 503 while the model loads; Serve() attaches the engine and makes it
-// ready.
+// Routes: GET / (the chat page), POST /v1/chat/completions, POST /v1/completions,
+// GET /v1/models, POST /tokenize, POST /detokenize, GET /health, GET /version, GET /metrics.
+// The server listens from Start(), so that /health can answer 503 while the model loads;
+// Serve() attaches the engine and makes it ready.
 // Handlers run on the HTTP I/O threads and never block: generation requests are queued on the
 // engine, whose loop thread streams the outputs back through the response writers. A client that
 // disconnects aborts its engine requests. Thread-safe.
