@@ -20,6 +20,7 @@
 #include "backends/cuda/rope_kv.h"
 #include "backends/cuda/router.h"
 #include "backends/cuda/sampling.h"
+#include "core/logging.h"
 #include "models/gpt_oss.h"
 #include "ops/rope.h"
 
@@ -279,6 +280,12 @@ Status GptOssCuda::Load(int max_num_batched_tokens, bool enforce_eager) {
   };
   ATOM_RETURN_IF_ERROR(ReserveStep(max_num_batched_tokens, std::min(max_num_batched_tokens, 256)));
   ATOM_CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(stream_));
+  ATOM_LOG_INFO("gpt-oss on {}: {:.2f} GB of weights on the device ({} experts), decode {}",
+                DeviceName(device_), double(weight_bytes_) / 1e9,
+                layers_.empty() || layers_[0].experts.view().format == cuda::MoeExpertFormat::kMxfp4
+                    ? "MXFP4, kept 4-bit"
+                    : "bf16",
+                use_graphs_ ? "as CUDA graphs" : "eager (--enforce-eager)");
   return OkStatus();
 }
 
