@@ -173,10 +173,13 @@ void AddBenchServeCommand(CLI::App& bench, int& exit_code) {
 
 void AddBenchCommand(CLI::App& app, int& exit_code) {
   CLI::App* bench = app.add_subcommand(
-      "bench", "Benchmarks (serve: load against a server; latency: one batch through the engine)");
+      "bench",
+      "Benchmarks (serve: load against a server; latency: one batch through the engine; "
+      "throughput: a request mix through the engine)");
   bench->require_subcommand(1);
   AddBenchServeCommand(*bench, exit_code);
   AddBenchLatencyCommand(*bench, exit_code);
+  AddBenchThroughputCommand(*bench, exit_code);
 }
 
 }  // namespace atom::cli

@@ -13,9 +13,10 @@ void AddTokenizeCommands(CLI::App& app, int& exit_code);  // tokenize, detokeniz
 void AddRenderCommand(CLI::App& app, int& exit_code);
 void AddServeCommand(CLI::App& app, int& exit_code);
 void AddSynthCommand(CLI::App& app, int& exit_code);
-void AddBenchCommand(CLI::App& app, int& exit_code);  // bench serve, bench latency
-// `atom bench latency`, under the `bench` group.
+void AddBenchCommand(CLI::App& app, int& exit_code);  // bench serve | latency | throughput
+// `atom bench latency` and `atom bench throughput`, under the `bench` group.
 void AddBenchLatencyCommand(CLI::App& bench, int& exit_code);
+void AddBenchThroughputCommand(CLI::App& bench, int& exit_code);
 
 // The model served when none is named: the tiny gpt-oss checkpoint bundled with the sources.
 std::string DefaultModelDir();
