@@ -86,21 +86,16 @@ int RunBenchLatency(const BenchLatencyOptions& o) {
     ATOM_LOG_ERROR("{}", s.ToString());
     return 1;
   };
-  auto load = MakeLoadOptions(o.engine);
-  if (!load.ok()) return fail(load.status());
-  auto model = LoadModel(o.model_dir, *load);
-  if (!model.ok()) return fail(model.status());
-  auto generation = LoadGenerationConfig(o.model_dir);
-  if (!generation.ok()) return fail(generation.status());
-  EngineConfig config = MakeEngineConfig(o.engine, (*model)->config(), *generation);
-  if (Status s = SizeKvCacheForDevice(o.engine, *load, config); !s.ok()) return fail(s);
-  auto engine = Engine::Create(**model, nullptr, config);
-  if (!engine.ok()) return fail(engine.status());
+  auto loaded = LoadEngine(o.model_dir, o.engine);
+  if (!loaded.ok()) return fail(loaded.status());
+  const LoadOptions& load = loaded->load;
+  Model& model = *loaded->model;
+  Engine& engine = *loaded->engine;
 
   std::mt19937_64 rng(o.seed);
   std::vector<double> prefill, decode;
   for (int i = 0; i < o.warmup_iters + o.num_iters; ++i) {
-    auto it = RunOnce(**engine, o, rng, (*model)->config().vocab_size);
+    auto it = RunOnce(engine, o, rng, model.config().vocab_size);
     if (!it.ok()) return fail(it.status());
     if (i < o.warmup_iters) continue;
     prefill.push_back(it->prefill_s);
@@ -108,7 +103,7 @@ int RunBenchLatency(const BenchLatencyOptions& o) {
   }
   const double prefill_s = Median(prefill), step_s = Median(decode);
   nlohmann::json j = {{"model", o.model_dir},
-                      {"device", DeviceName(load->kernel_context.device)},
+                      {"device", DeviceName(load.kernel_context.device)},
                       {"batch_size", o.batch_size},
                       {"input_len", o.input_len},
                       {"output_len", o.output_len},
@@ -120,7 +115,7 @@ int RunBenchLatency(const BenchLatencyOptions& o) {
                       {"prefill_s_all", prefill},
                       {"decode_step_s_all", decode}};
   fmt::print("batch {} × ({} in, {} out) on {}, median of {}:\n", o.batch_size, o.input_len,
-             o.output_len, DeviceName(load->kernel_context.device), o.num_iters);
+             o.output_len, DeviceName(load.kernel_context.device), o.num_iters);
   fmt::print("  prefill      {:10.2f} ms  {:10.0f} tok/s\n", 1e3 * prefill_s,
              o.batch_size * o.input_len / prefill_s);
   fmt::print("  decode step  {:10.3f} ms  {:10.1f} tok/s\n", 1e3 * step_s,

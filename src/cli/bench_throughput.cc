@@ -36,19 +36,14 @@ int RunBenchThroughput(const BenchThroughputOptions& o) {
     ATOM_LOG_ERROR("{}", s.ToString());
     return 1;
   };
-  auto load = MakeLoadOptions(o.engine);
-  if (!load.ok()) return fail(load.status());
-  auto model = LoadModel(o.model_dir, *load);
-  if (!model.ok()) return fail(model.status());
-  auto generation = LoadGenerationConfig(o.model_dir);
-  if (!generation.ok()) return fail(generation.status());
-  EngineConfig config = MakeEngineConfig(o.engine, (*model)->config(), *generation);
-  if (Status s = SizeKvCacheForDevice(o.engine, *load, config); !s.ok()) return fail(s);
-  auto engine = Engine::Create(**model, nullptr, config);
-  if (!engine.ok()) return fail(engine.status());
+  auto loaded = LoadEngine(o.model_dir, o.engine);
+  if (!loaded.ok()) return fail(loaded.status());
+  const LoadOptions& load = loaded->load;
+  Model& model = *loaded->model;
+  Engine& engine = *loaded->engine;
 
   std::mt19937_64 rng(o.seed);
-  const int64_t vocab = (*model)->config().vocab_size;
+  const int64_t vocab = model.config().vocab_size;
   std::uniform_int_distribution<int32_t> token(1000, int32_t(std::min<int64_t>(vocab, 100000)) - 1);
   auto length = [&](int mean) {
     const int lo = std::max(1, int(mean * (1 - o.range_ratio)));
@@ -64,21 +59,21 @@ int RunBenchThroughput(const BenchThroughputOptions& o) {
     p.temperature = 0;
     p.max_tokens = length(o.output_len);
     p.ignore_eos = true;
-    auto id = (*engine)->AddRequest(std::move(prompt), p, [&](const RequestOutput& out) {
+    auto id = engine.AddRequest(std::move(prompt), p, [&](const RequestOutput& out) {
       output_tokens += int64_t(out.token_ids.size());
     });
     if (!id.ok()) return fail(id.status());
   }
   const auto start = std::chrono::steady_clock::now();
   for (;;) {
-    auto more = (*engine)->Step();
+    auto more = engine.Step();
     if (!more.ok()) return fail(more.status());
     if (!*more) break;
   }
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   const nlohmann::json j = {{"model", o.model_dir},
-                            {"device", DeviceName(load->kernel_context.device)},
+                            {"device", DeviceName(load.kernel_context.device)},
                             {"num_prompts", o.num_prompts},
                             {"prompt_tokens", prompt_tokens},
                             {"output_tokens", output_tokens},
@@ -87,7 +82,7 @@ int RunBenchThroughput(const BenchThroughputOptions& o) {
                             {"output_tokens_per_s", output_tokens / seconds},
                             {"total_tokens_per_s", (prompt_tokens + output_tokens) / seconds}};
   fmt::print("{} requests ({} prompt + {} output tokens) on {} in {:.2f} s:\n", o.num_prompts,
-             prompt_tokens, output_tokens, DeviceName(load->kernel_context.device), seconds);
+             prompt_tokens, output_tokens, DeviceName(load.kernel_context.device), seconds);
   fmt::print("  {:.2f} requests/s, {:.1f} output tok/s, {:.1f} total tok/s\n",
              o.num_prompts / seconds, output_tokens / seconds,
              (prompt_tokens + output_tokens) / seconds);

@@ -102,4 +102,15 @@ Status SizeKvCacheForDevice(const EngineFlags& f, const LoadOptions& load, Engin
   return OkStatus();
 }
 
+StatusOr<LoadedEngine> LoadEngine(const std::string& model_dir, const EngineFlags& flags) {
+  LoadedEngine out;
+  ATOM_ASSIGN_OR_RETURN(out.load, MakeLoadOptions(flags));
+  ATOM_ASSIGN_OR_RETURN(out.model, LoadModel(model_dir, out.load));
+  ATOM_ASSIGN_OR_RETURN(GenerationConfig generation, LoadGenerationConfig(model_dir));
+  EngineConfig config = MakeEngineConfig(flags, out.model->config(), generation);
+  ATOM_RETURN_IF_ERROR(SizeKvCacheForDevice(flags, out.load, config));
+  ATOM_ASSIGN_OR_RETURN(out.engine, Engine::Create(*out.model, nullptr, config));
+  return out;
+}
+
 }  // namespace atom::cli

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <memory>
 #include <string>
 
 #include "core/status.h"
@@ -41,5 +42,14 @@ StatusOr<LoadOptions> MakeLoadOptions(const EngineFlags& flags);
 // --kv-cache-memory applies.
 Status SizeKvCacheForDevice(const EngineFlags& flags, const LoadOptions& load,
                             EngineConfig& config);
+
+// A model loaded where the flags say, and an engine over it (no tokenizer: token ids only), as
+// the engine benchmarks use them.
+struct LoadedEngine {
+  LoadOptions load;
+  std::unique_ptr<Model> model;
+  std::unique_ptr<Engine> engine;
+};
+StatusOr<LoadedEngine> LoadEngine(const std::string& model_dir, const EngineFlags& flags);
 
 }  // namespace atom::cli
