@@ -11,11 +11,13 @@ namespace atom {
 
 namespace {
 
-// `bytes` of memory on `device`, owned by the returned pointer.
+// `bytes` of memory on `device`, owned by the returned pointer. Host memory is left untouched,
+// so pages are committed only as blocks are first written (a 4 GiB pool costs nothing until
+// used); kernels read only slots written before. Device memory is zeroed: padded rows of a
+// decode graph read slot 0 of block 0, which must hold finite values.
 StatusOr<std::shared_ptr<void>> Allocate(Device device, uint64_t bytes) {
   if (device.type == DeviceType::kCpu) {
     auto buffer = std::make_shared<Buffer>(bytes);
-    std::memset(buffer->data(), 0, bytes);
     return std::shared_ptr<void>(buffer, buffer->data());
   }
 #if ATOM_WITH_CUDA

@@ -25,9 +25,10 @@ TEST(KvCache, OnePoolPerLayerForKeysAndValues) {
   float* k1 = cache.view().key[1].data_as<float>();
   const int64_t block = 4 * 2 * 8;
   for (int64_t i = 0; i < block; ++i) k1[3 * block + i] = float(i);
+  for (int64_t i = 0; i < block; ++i) k1[8 * block + i] = -1.0f;  // the next block: untouched
   ASSERT_TRUE(cache.CopyBlock(3, 7).ok());
   for (int64_t i = 0; i < block; ++i) ASSERT_EQ(k1[7 * block + i], float(i));
-  EXPECT_EQ(k1[8 * block], 0.0f);
+  EXPECT_EQ(k1[8 * block], -1.0f);
   EXPECT_FALSE(KvCache::Create(spec, 0, 4).ok());
 }
 
