@@ -10,39 +10,11 @@ namespace atom {
 
 namespace {
 
-struct Layer {
-  Tensor input_norm;      // bf16 [D]
-  Tensor post_attn_norm;  // bf16 [D]
-  Tensor q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, o_weight, o_bias;
-  Tensor sinks;  // bf16 [Hq]
-  Tensor router_weight, router_bias;
-  ops::ExpertWeights experts;
-  int sliding_window = 0;
-};
+using Layer = GptOssLayerWeights;
 
-}  // namespace
-
-Status CheckGptOssConfig(const ModelConfig& c) {
-  auto need = [&](bool ok, std::string_view what) -> Status {
-    if (ok) return OkStatus();
-    return InvalidArgument("config.json: gpt-oss needs {}", what);
-  };
-  ATOM_RETURN_IF_ERROR(need(c.num_local_experts > 0, "num_local_experts > 0"));
-  ATOM_RETURN_IF_ERROR(need(c.intermediate_size > 0, "intermediate_size > 0"));
-  ATOM_RETURN_IF_ERROR(need(c.head_dim % 2 == 0, "an even head_dim"));
-  ATOM_RETURN_IF_ERROR(need(c.attention_bias, "attention_bias = true"));
-  ATOM_RETURN_IF_ERROR(need(c.swiglu_limit > 0, "swiglu_limit > 0"));
-  ATOM_RETURN_IF_ERROR(need(!c.tie_word_embeddings, "tie_word_embeddings = false"));
-  if (c.quantization && c.quantization->quant_method != "mxfp4")
-    return Unimplemented(
-        "config.json: quantization_config.quant_method \"{}\" is not supported "
-        "for gpt-oss (supported: mxfp4)",
-        c.quantization->quant_method);
-  return OkStatus();
-}
-
-StatusOr<ops::ExpertWeights> GptOssExpertWeights(const Checkpoint& checkpoint,
-                                                 const ModelConfig& config, int layer) {
+// Layer `layer`'s experts (MXFP4 blocks and scales, or bf16 matrices, and the biases).
+StatusOr<ops::ExpertWeights> ExpertWeights(const Checkpoint& checkpoint, const ModelConfig& config,
+                                           int layer) {
   const std::string prefix = fmt::format("model.layers.{}.mlp.experts.", layer);
   const int64_t E = config.num_local_experts, D = config.hidden_size, I = config.intermediate_size;
   auto get = [&](const std::string& name, DType dtype, Shape shape) {
@@ -81,6 +53,55 @@ StatusOr<ops::ExpertWeights> GptOssExpertWeights(const Checkpoint& checkpoint,
   ATOM_ASSIGN_OR_RETURN(e.gate_up_bias, get("gate_up_proj_bias", DType::kBF16, {E, 2 * I}));
   ATOM_ASSIGN_OR_RETURN(e.down_bias, get("down_proj_bias", DType::kBF16, {E, D}));
   return e;
+}
+
+}  // namespace
+
+Status CheckGptOssConfig(const ModelConfig& c) {
+  auto need = [&](bool ok, std::string_view what) -> Status {
+    if (ok) return OkStatus();
+    return InvalidArgument("config.json: gpt-oss needs {}", what);
+  };
+  ATOM_RETURN_IF_ERROR(need(c.num_local_experts > 0, "num_local_experts > 0"));
+  ATOM_RETURN_IF_ERROR(need(c.intermediate_size > 0, "intermediate_size > 0"));
+  ATOM_RETURN_IF_ERROR(need(c.head_dim % 2 == 0, "an even head_dim"));
+  ATOM_RETURN_IF_ERROR(need(c.attention_bias, "attention_bias = true"));
+  ATOM_RETURN_IF_ERROR(need(c.swiglu_limit > 0, "swiglu_limit > 0"));
+  ATOM_RETURN_IF_ERROR(need(!c.tie_word_embeddings, "tie_word_embeddings = false"));
+  if (c.quantization && c.quantization->quant_method != "mxfp4")
+    return Unimplemented(
+        "config.json: quantization_config.quant_method \"{}\" is not supported "
+        "for gpt-oss (supported: mxfp4)",
+        c.quantization->quant_method);
+  return OkStatus();
+}
+
+StatusOr<GptOssLayerWeights> GptOssLayer(const Checkpoint& checkpoint, const ModelConfig& c,
+                                         int layer) {
+  const int64_t D = c.hidden_size, Hq = c.num_attention_heads, Hkv = c.num_key_value_heads,
+                d = c.head_dim, E = c.num_local_experts;
+  const std::string p = fmt::format("model.layers.{}.", layer);
+  const std::string a = p + "self_attn.";
+  auto get = [&](const std::string& name, Shape shape) {
+    return checkpoint.Get(name, DType::kBF16, shape);
+  };
+  GptOssLayerWeights l;
+  ATOM_ASSIGN_OR_RETURN(l.input_norm, get(p + "input_layernorm.weight", {D}));
+  ATOM_ASSIGN_OR_RETURN(l.post_attn_norm, get(p + "post_attention_layernorm.weight", {D}));
+  ATOM_ASSIGN_OR_RETURN(l.q_weight, get(a + "q_proj.weight", {Hq * d, D}));
+  ATOM_ASSIGN_OR_RETURN(l.q_bias, get(a + "q_proj.bias", {Hq * d}));
+  ATOM_ASSIGN_OR_RETURN(l.k_weight, get(a + "k_proj.weight", {Hkv * d, D}));
+  ATOM_ASSIGN_OR_RETURN(l.k_bias, get(a + "k_proj.bias", {Hkv * d}));
+  ATOM_ASSIGN_OR_RETURN(l.v_weight, get(a + "v_proj.weight", {Hkv * d, D}));
+  ATOM_ASSIGN_OR_RETURN(l.v_bias, get(a + "v_proj.bias", {Hkv * d}));
+  ATOM_ASSIGN_OR_RETURN(l.o_weight, get(a + "o_proj.weight", {D, Hq * d}));
+  ATOM_ASSIGN_OR_RETURN(l.o_bias, get(a + "o_proj.bias", {D}));
+  ATOM_ASSIGN_OR_RETURN(l.sinks, get(a + "sinks", {Hq}));
+  ATOM_ASSIGN_OR_RETURN(l.router_weight, get(p + "mlp.router.weight", {E, D}));
+  ATOM_ASSIGN_OR_RETURN(l.router_bias, get(p + "mlp.router.bias", {E}));
+  ATOM_ASSIGN_OR_RETURN(l.experts, ExpertWeights(checkpoint, c, layer));
+  l.sliding_window = c.is_sliding(layer) ? int(c.sliding_window) : 0;
+  return l;
 }
 
 namespace {
@@ -142,33 +163,14 @@ class GptOss final : public Model {
 
 Status GptOss::Load() {
   const ModelConfig& c = config_;
-  const int64_t V = c.vocab_size, D = c.hidden_size, Hq = c.num_attention_heads,
-                Hkv = c.num_key_value_heads, d = c.head_dim, E = c.num_local_experts;
-  ATOM_ASSIGN_OR_RETURN(rope_, ops::MakeRopeTable(c.rope_theta, int(d), c.rope_scaling));
+  const int64_t V = c.vocab_size, D = c.hidden_size;
+  ATOM_ASSIGN_OR_RETURN(rope_, ops::MakeRopeTable(c.rope_theta, int(c.head_dim), c.rope_scaling));
   ATOM_ASSIGN_OR_RETURN(embed_tokens_, Get("model.embed_tokens.weight", DType::kBF16, {V, D}));
   ATOM_ASSIGN_OR_RETURN(final_norm_, Get("model.norm.weight", DType::kBF16, {D}));
   ATOM_ASSIGN_OR_RETURN(lm_head_, Get("lm_head.weight", DType::kBF16, {V, D}));
   layers_.resize(c.num_hidden_layers);
   for (int i = 0; i < int(c.num_hidden_layers); ++i) {
-    Layer& l = layers_[i];
-    const std::string p = fmt::format("model.layers.{}.", i);
-    ATOM_ASSIGN_OR_RETURN(l.input_norm, Get(p + "input_layernorm.weight", DType::kBF16, {D}));
-    ATOM_ASSIGN_OR_RETURN(l.post_attn_norm,
-                          Get(p + "post_attention_layernorm.weight", DType::kBF16, {D}));
-    const std::string a = p + "self_attn.";
-    ATOM_ASSIGN_OR_RETURN(l.q_weight, Get(a + "q_proj.weight", DType::kBF16, {Hq * d, D}));
-    ATOM_ASSIGN_OR_RETURN(l.q_bias, Get(a + "q_proj.bias", DType::kBF16, {Hq * d}));
-    ATOM_ASSIGN_OR_RETURN(l.k_weight, Get(a + "k_proj.weight", DType::kBF16, {Hkv * d, D}));
-    ATOM_ASSIGN_OR_RETURN(l.k_bias, Get(a + "k_proj.bias", DType::kBF16, {Hkv * d}));
-    ATOM_ASSIGN_OR_RETURN(l.v_weight, Get(a + "v_proj.weight", DType::kBF16, {Hkv * d, D}));
-    ATOM_ASSIGN_OR_RETURN(l.v_bias, Get(a + "v_proj.bias", DType::kBF16, {Hkv * d}));
-    ATOM_ASSIGN_OR_RETURN(l.o_weight, Get(a + "o_proj.weight", DType::kBF16, {D, Hq * d}));
-    ATOM_ASSIGN_OR_RETURN(l.o_bias, Get(a + "o_proj.bias", DType::kBF16, {D}));
-    ATOM_ASSIGN_OR_RETURN(l.sinks, Get(a + "sinks", DType::kBF16, {Hq}));
-    ATOM_ASSIGN_OR_RETURN(l.router_weight, Get(p + "mlp.router.weight", DType::kBF16, {E, D}));
-    ATOM_ASSIGN_OR_RETURN(l.router_bias, Get(p + "mlp.router.bias", DType::kBF16, {E}));
-    ATOM_ASSIGN_OR_RETURN(l.experts, GptOssExpertWeights(checkpoint_, c, i));
-    l.sliding_window = c.is_sliding(i) ? int(c.sliding_window) : 0;
+    ATOM_ASSIGN_OR_RETURN(layers_[i], GptOssLayer(checkpoint_, c, i));
   }
   return OkStatus();
 }

@@ -18,9 +18,19 @@ StatusOr<std::unique_ptr<Model>> CreateGptOss(ModelConfig config, Checkpoint che
 // Shared with the CUDA model (models/cuda/gpt_oss_cuda.h):
 // What gpt-oss needs of config.json; the error names the field.
 Status CheckGptOssConfig(const ModelConfig& config);
-// Layer `layer`'s experts viewed in `checkpoint` (MXFP4 blocks and scales, or bf16 matrices, and
-// the biases), checked against the shapes `config` implies.
-StatusOr<ops::ExpertWeights> GptOssExpertWeights(const Checkpoint& checkpoint,
-                                                 const ModelConfig& config, int layer);
+
+// One decoder layer's tensors, viewed in the checkpoint (all bf16 but the MXFP4 experts).
+struct GptOssLayerWeights {
+  Tensor input_norm, post_attn_norm;  // [D]
+  Tensor q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, o_weight, o_bias;
+  Tensor sinks;                       // [Hq]
+  Tensor router_weight, router_bias;  // [E, D], [E]
+  ops::ExpertWeights experts;
+  int sliding_window = 0;  // 0: full attention
+};
+// Layer `layer` of `checkpoint`, every tensor checked against the shape `config` implies; errors
+// name the tensor and its file.
+StatusOr<GptOssLayerWeights> GptOssLayer(const Checkpoint& checkpoint, const ModelConfig& config,
+                                         int layer);
 
 }  // namespace atom

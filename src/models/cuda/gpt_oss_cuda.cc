@@ -198,8 +198,7 @@ Status GptOssCuda::UploadStep(DeviceBuffer& buffer, const T* host, size_t n) {
 Status GptOssCuda::Load(int max_num_batched_tokens, bool enforce_eager) {
   use_graphs_ = !enforce_eager;
   const ModelConfig& c = config_;
-  const int64_t V = c.vocab_size, D = c.hidden_size, Hq = c.num_attention_heads,
-                Hkv = c.num_key_value_heads, d = c.head_dim, E = c.num_local_experts;
+  const int64_t V = c.vocab_size, D = c.hidden_size;
   ATOM_CUDA_RETURN_IF_ERROR(cudaGetDevice(&device_.index));
   ATOM_ASSIGN_OR_RETURN(std::vector<cuda::DeviceInfo> devices, cuda::QueryDevices());
   if (device_.index >= int(devices.size())) return NotFound("no CUDA device {}", device_.index);
@@ -210,7 +209,7 @@ Status GptOssCuda::Load(int max_num_batched_tokens, bool enforce_eager) {
   profiler_ = std::make_unique<cuda::OpProfiler>(stream_);
 
   ATOM_ASSIGN_OR_RETURN(ops::RopeTable rope,
-                        ops::MakeRopeTable(c.rope_theta, int(d), c.rope_scaling));
+                        ops::MakeRopeTable(c.rope_theta, int(c.head_dim), c.rope_scaling));
   rope_scale_ = rope.attention_scale;
   ATOM_ASSIGN_OR_RETURN(inv_freq_, Upload(Tensor(rope.inv_freq.data(), DType::kF32,
                                                  {int64_t(rope.inv_freq.size())})));
@@ -228,39 +227,23 @@ Status GptOssCuda::Load(int max_num_batched_tokens, bool enforce_eager) {
   layers_.resize(c.num_hidden_layers);
   for (int i = 0; i < int(c.num_hidden_layers); ++i) {
     Layer& l = layers_[i];
-    const std::string p = fmt::format("model.layers.{}.", i);
-    const std::string a = p + "self_attn.";
-    ATOM_ASSIGN_OR_RETURN(Tensor in_norm, get(p + "input_layernorm.weight", DType::kBF16, {D}));
-    ATOM_ASSIGN_OR_RETURN(Tensor post_norm,
-                          get(p + "post_attention_layernorm.weight", DType::kBF16, {D}));
-    ATOM_ASSIGN_OR_RETURN(Tensor qw, get(a + "q_proj.weight", DType::kBF16, {Hq * d, D}));
-    ATOM_ASSIGN_OR_RETURN(Tensor qb, get(a + "q_proj.bias", DType::kBF16, {Hq * d}));
-    ATOM_ASSIGN_OR_RETURN(Tensor kw, get(a + "k_proj.weight", DType::kBF16, {Hkv * d, D}));
-    ATOM_ASSIGN_OR_RETURN(Tensor kb, get(a + "k_proj.bias", DType::kBF16, {Hkv * d}));
-    ATOM_ASSIGN_OR_RETURN(Tensor vw, get(a + "v_proj.weight", DType::kBF16, {Hkv * d, D}));
-    ATOM_ASSIGN_OR_RETURN(Tensor vb, get(a + "v_proj.bias", DType::kBF16, {Hkv * d}));
-    ATOM_ASSIGN_OR_RETURN(Tensor ow, get(a + "o_proj.weight", DType::kBF16, {D, Hq * d}));
-    ATOM_ASSIGN_OR_RETURN(Tensor ob, get(a + "o_proj.bias", DType::kBF16, {D}));
-    ATOM_ASSIGN_OR_RETURN(Tensor sinks, get(a + "sinks", DType::kBF16, {Hq}));
-    ATOM_ASSIGN_OR_RETURN(Tensor rw, get(p + "mlp.router.weight", DType::kBF16, {E, D}));
-    ATOM_ASSIGN_OR_RETURN(Tensor rb, get(p + "mlp.router.bias", DType::kBF16, {E}));
-    ATOM_ASSIGN_OR_RETURN(ops::ExpertWeights experts, GptOssExpertWeights(checkpoint_, c, i));
-
-    ATOM_ASSIGN_OR_RETURN(l.input_norm, Upload(in_norm));
-    ATOM_ASSIGN_OR_RETURN(l.post_attn_norm, Upload(post_norm));
-    ATOM_ASSIGN_OR_RETURN(l.qkv_weight, UploadStacked({qw, kw, vw}));
-    ATOM_ASSIGN_OR_RETURN(l.qkv_bias, UploadStacked({qb, kb, vb}));
-    ATOM_ASSIGN_OR_RETURN(l.o_weight, Upload(ow));
-    ATOM_ASSIGN_OR_RETURN(l.o_bias, Upload(ob));
-    ATOM_ASSIGN_OR_RETURN(l.sinks, UploadAsF32(sinks));
-    ATOM_ASSIGN_OR_RETURN(l.router_weight, Upload(rw));
-    ATOM_ASSIGN_OR_RETURN(l.router_bias, UploadAsF32(rb));
-    ATOM_ASSIGN_OR_RETURN(l.experts, cuda::UploadMoeExperts(experts, stream_));
-    l.sliding_window = c.is_sliding(i) ? int(c.sliding_window) : 0;
-    weight_bytes_ += in_norm.nbytes() + post_norm.nbytes() + qw.nbytes() + qb.nbytes() +
-                     kw.nbytes() + kb.nbytes() + vw.nbytes() + vb.nbytes() + ow.nbytes() +
-                     ob.nbytes() + 2 * sinks.nbytes() + rw.nbytes() + 2 * rb.nbytes() +
-                     l.experts.device_bytes();
+    ATOM_ASSIGN_OR_RETURN(GptOssLayerWeights w, GptOssLayer(checkpoint_, c, i));
+    ATOM_ASSIGN_OR_RETURN(l.input_norm, Upload(w.input_norm));
+    ATOM_ASSIGN_OR_RETURN(l.post_attn_norm, Upload(w.post_attn_norm));
+    ATOM_ASSIGN_OR_RETURN(l.qkv_weight, UploadStacked({w.q_weight, w.k_weight, w.v_weight}));
+    ATOM_ASSIGN_OR_RETURN(l.qkv_bias, UploadStacked({w.q_bias, w.k_bias, w.v_bias}));
+    ATOM_ASSIGN_OR_RETURN(l.o_weight, Upload(w.o_weight));
+    ATOM_ASSIGN_OR_RETURN(l.o_bias, Upload(w.o_bias));
+    ATOM_ASSIGN_OR_RETURN(l.sinks, UploadAsF32(w.sinks));
+    ATOM_ASSIGN_OR_RETURN(l.router_weight, Upload(w.router_weight));
+    ATOM_ASSIGN_OR_RETURN(l.router_bias, UploadAsF32(w.router_bias));
+    ATOM_ASSIGN_OR_RETURN(l.experts, cuda::UploadMoeExperts(w.experts, stream_));
+    l.sliding_window = w.sliding_window;
+    for (const DeviceBuffer* b :
+         {&l.input_norm, &l.post_attn_norm, &l.qkv_weight, &l.qkv_bias, &l.o_weight, &l.o_bias,
+          &l.sinks, &l.router_weight, &l.router_bias})
+      weight_bytes_ += b->size();
+    weight_bytes_ += l.experts.device_bytes();
   }
 
   // What runs each op, for the start-up log.
