@@ -14,10 +14,12 @@
 #include <numeric>
 #include <random>
 #include <set>
+#include <string>
 #include <tuple>
 #include <vector>
 
 #include "backends/cuda/device_buffer.h"
+#include "backends/cuda/device_info.h"
 #include "backends/cuda/moe.h"
 #include "backends/cuda/moe_experts_upload.h"
 #include "backends/cuda/moe_kernels.h"
@@ -44,6 +46,11 @@ void FillRandom(uint8_t* p, size_t n, uint64_t seed, uint32_t lo, uint32_t span)
     const uint32_t r = uint32_t(s >> 33);
     p[i] = uint8_t(span >= 256 ? r : lo + r % span);
   }
+}
+
+bool Sm90aLoaded() {
+  auto devices = cuda::QueryDevices();
+  return devices.ok() && !devices->empty() && (*devices)[0].loaded_image_arch >= 900;
 }
 
 struct Layer {
@@ -125,6 +132,10 @@ void BM_CudaMoe(benchmark::State& state) {
   const cuda::MoeVariant resolved =
       variant == cuda::MoeVariant::kAuto ? cuda::SelectMoeVariant(ex, tokens, kTopK) : variant;
   state.SetLabel(cuda::MoeVariantName(resolved));
+  if (resolved == cuda::MoeVariant::kStreamTma && !Sm90aLoaded()) {
+    state.SkipWithError("stream_tma needs sm_90a code");
+    return;
+  }
   const Routings routings = MakeRoutings(tokens, experts);
   std::vector<uint16_t> x(size_t(tokens) * kDim);
   for (size_t j = 0; j < x.size(); ++j) x[j] = FloatToBf16(float(int(j % 17) - 8) / 8.0f);
@@ -175,15 +186,17 @@ constexpr int64_t V(cuda::MoeVariant v) { return int64_t(v); }
 void DecodeArgs(benchmark::internal::Benchmark* b) {
   for (int e : {32, 128})
     for (int t : {1, 8, 64})
-      for (auto v :
-           {cuda::MoeVariant::kAuto, cuda::MoeVariant::kDecode, cuda::MoeVariant::kTiled64})
+      for (auto v : {cuda::MoeVariant::kAuto, cuda::MoeVariant::kDecode, cuda::MoeVariant::kStream,
+                     cuda::MoeVariant::kStreamTma, cuda::MoeVariant::kTiled64})
         if (!(t == 1 && v == cuda::MoeVariant::kTiled64)) b->Args({e, t, V(v)});
 }
 // Where decode hands over to the tiled GEMMs.
 void CrossoverArgs(benchmark::internal::Benchmark* b) {
   for (int e : {32, 128})
     for (int t : {128, 256, 1024})
-      for (auto v : {cuda::MoeVariant::kDecode, cuda::MoeVariant::kTiled64}) b->Args({e, t, V(v)});
+      for (auto v : {cuda::MoeVariant::kDecode, cuda::MoeVariant::kStream,
+                     cuda::MoeVariant::kTiled64})
+        b->Args({e, t, V(v)});
 }
 void PrefillArgs(benchmark::internal::Benchmark* b) {
   for (int e : {32, 128})
@@ -211,12 +224,28 @@ BENCHMARK(BM_CudaMoe)
     ->MinTime(0.1);
 
 // One stage of the decode variant alone (0 routing, 1 W1 + SwiGLU, 2 W2, 3 combine), over
-// kRoutings routings prepared in their own workspaces. Args: experts, tokens, stage.
+// kRoutings routings prepared in their own workspaces. Args: experts, tokens, stage, variant
+// (decode, stream or stream_tma).
 void BM_CudaMoeDecodeStage(benchmark::State& state) {
   const int experts = int(state.range(0)), tokens = int(state.range(1)),
             stage = int(state.range(2));
+  const auto variant = cuda::MoeVariant(state.range(3));
   const char* names[] = {"routing", "W1+SwiGLU", "W2", "combine"};
-  state.SetLabel(names[stage]);
+  state.SetLabel(std::string(names[stage]) + " " + cuda::MoeVariantName(variant));
+  if (variant == cuda::MoeVariant::kStreamTma && !Sm90aLoaded()) {
+    state.SkipWithError("stream_tma needs sm_90a code");
+    return;
+  }
+  auto gemm = [&](const cuda::moe::GemmArgs& g) {
+    switch (variant) {
+      case cuda::MoeVariant::kDecode:
+        return cuda::moe::LaunchDecodeGemm(g, nullptr);
+      case cuda::MoeVariant::kStreamTma:
+        return cuda::moe::LaunchStreamTmaGemm(g, nullptr);
+      default:
+        return cuda::moe::LaunchStreamGemm(g, nullptr);
+    }
+  };
   const Layer& layer = GetLayer(experts);
   const cuda::MoeDeviceExperts& ex = layer.device->view();
   const Routings routings = MakeRoutings(tokens, experts);
@@ -285,7 +314,7 @@ void BM_CudaMoeDecodeStage(benchmark::State& state) {
         g.cols = kDim;
         g.in = static_cast<const __nv_bfloat16*>(x_dev->data());
         g.act = act;
-        Check(cuda::moe::LaunchDecodeGemm(g, nullptr));
+        Check(gemm(g));
         break;
       case 2:
         g.gate_up = false;
@@ -296,7 +325,7 @@ void BM_CudaMoeDecodeStage(benchmark::State& state) {
         g.cols = kDim;
         g.in = act;
         g.y = y;
-        Check(cuda::moe::LaunchDecodeGemm(g, nullptr));
+        Check(gemm(g));
         break;
       default:
         Check(cuda::moe::LaunchCombine(y, static_cast<const float*>(routings.weights[n].data()),
@@ -325,7 +354,11 @@ void BM_CudaMoeDecodeStage(benchmark::State& state) {
                          benchmark::Counter::kIsIterationInvariantRate);
 }
 BENCHMARK(BM_CudaMoeDecodeStage)
-    ->ArgsProduct({{128}, {1, 8}, {0, 1, 2, 3}})
+    ->ArgsProduct({{128},
+                   {1, 8},
+                   {0, 1, 2, 3},
+                   {V(cuda::MoeVariant::kDecode), V(cuda::MoeVariant::kStream),
+                    V(cuda::MoeVariant::kStreamTma)}})
     ->UseManualTime()
     ->Unit(benchmark::kMicrosecond)
     ->MinTime(0.1);

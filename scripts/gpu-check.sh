@@ -4,6 +4,8 @@
 # then the GPU benchmarks, and prints a short table last. Results and logs go to $OUT when set.
 #
 #   scripts/gpu-check.sh [--portable] [--filter GTEST_FILTER] [--no-bench] [--no-reference]
+#   scripts/gpu-check.sh [--portable] --build-only TARGET...   (builds those targets, then exits:
+#                                                              for a probe run that runs them)
 #
 # Environment: ATOM_GPU_DEPS (folder of .deb files, default .gpu-deps), ATOM_GPU_BUILD_DIR
 # (default build/gpu or build/gpu-portable), ATOM_COMMIT (reported as the commit).
@@ -15,9 +17,10 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-portable=0 filter="*" bench=1 reference=1
+portable=0 filter="*" bench=1 reference=1 build_only=()
 while (($#)); do
   case "$1" in
+    --build-only) shift; build_only=("$@"); break ;;
     --portable) portable=1 ;;
     --filter) filter="$2"; shift ;;
     --no-bench) bench=0 ;;
@@ -48,9 +51,11 @@ cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DATOM_ENABLE_CUDA=ON
   > "$out/configure.log" 2>&1 || { tail -40 "$out/configure.log"; exit 1; }
 # Only what runs here: the binary (and its demo model), the gpu tests and the CUDA benchmarks.
 targets=(atom atom_demo_model atom_gpu_tests)
+((${#build_only[@]})) && targets=("${build_only[@]}") bench=0
 [[ $bench == 1 ]] && targets+=($(cmake --build "$build" --target help | grep -o "atom_cuda_[a-z_]*_bench" | sort -u))
 cmake --build "$build" -j"$(nproc)" --target "${targets[@]}" > "$out/build.log" 2>&1 || { grep -B2 -A12 -m5 "error" "$out/build.log"; tail -20 "$out/build.log"; exit 1; }
 build_s=$(($(date +%s) - start))
+if ((${#build_only[@]})); then echo "built ${build_only[*]} in $build (${build_s} s)"; exit 0; fi
 
 if [[ $reference == 1 ]]; then
   ref=/tmp/atom-ref-20b-2l

@@ -1,6 +1,7 @@
 #include "cli/engine_flags.h"
 
 #include "core/logging.h"
+#include "engine/memory_profile.h"
 #if ATOM_WITH_CUDA
 #include "backends/cuda/device_buffer.h"
 #include "backends/cuda/device_info.h"
@@ -84,9 +85,11 @@ StatusOr<LoadOptions> MakeLoadOptions(const EngineFlags& f) {
   return load;
 }
 
-Status SizeKvCacheForDevice(const EngineFlags& f, const LoadOptions& load, EngineConfig& config) {
+Status SizeKvCacheForDevice(const EngineFlags& f, const LoadOptions& load, Model& model,
+                            EngineConfig& config) {
   if (load.kernel_context.device.type != DeviceType::kCuda) return OkStatus();
 #if ATOM_WITH_CUDA
+  ATOM_RETURN_IF_ERROR(RunMemoryProfile(model, config));
   ATOM_ASSIGN_OR_RETURN(cuda::DeviceMemory memory, cuda::CurrentDeviceMemory());
   const double budget = f.gpu_memory_utilization * double(memory.total);
   const double used = double(memory.total - memory.free);
@@ -95,7 +98,8 @@ Status SizeKvCacheForDevice(const EngineFlags& f, const LoadOptions& load, Engin
         "--gpu-memory-utilization {}: the model already holds {:.2f} of the {:.2f} GiB allowed",
         f.gpu_memory_utilization, used / double(1 << 30), budget / double(1 << 30));
   config.kv_cache_bytes = uint64_t(budget - used);
-  ATOM_LOG_INFO("KV cache: {:.2f} GiB ({:.0f}% of {:.2f} GiB, less {:.2f} GiB in use)",
+  ATOM_LOG_INFO("KV cache: {:.2f} GiB ({:.0f}% of {:.2f} GiB, less {:.2f} GiB in use after a "
+                "profiling step)",
                 double(config.kv_cache_bytes) / double(1 << 30), 100 * f.gpu_memory_utilization,
                 double(memory.total) / double(1 << 30), used / double(1 << 30));
 #endif
@@ -108,7 +112,7 @@ StatusOr<LoadedEngine> LoadEngine(const std::string& model_dir, const EngineFlag
   ATOM_ASSIGN_OR_RETURN(out.model, LoadModel(model_dir, out.load));
   ATOM_ASSIGN_OR_RETURN(GenerationConfig generation, LoadGenerationConfig(model_dir));
   EngineConfig config = MakeEngineConfig(flags, out.model->config(), generation);
-  ATOM_RETURN_IF_ERROR(SizeKvCacheForDevice(flags, out.load, config));
+  ATOM_RETURN_IF_ERROR(SizeKvCacheForDevice(flags, out.load, *out.model, config));
   ATOM_ASSIGN_OR_RETURN(out.engine, Engine::Create(*out.model, nullptr, config));
   return out;
 }

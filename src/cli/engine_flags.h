@@ -38,9 +38,10 @@ EngineConfig MakeEngineConfig(const EngineFlags& flags, const ModelConfig& model
 StatusOr<LoadOptions> MakeLoadOptions(const EngineFlags& flags);
 
 // On a GPU, sizes the KV cache from --gpu-memory-utilization: that share of the device's memory,
-// less what the loaded model already holds (weights, step buffers). No-op on the CPU, where
+// less what the model holds after a profiling pass (engine/memory_profile.h: weights, and the
+// buffers and graphs of the largest steps `config` allows). No-op on the CPU, where
 // --kv-cache-memory applies.
-Status SizeKvCacheForDevice(const EngineFlags& flags, const LoadOptions& load,
+Status SizeKvCacheForDevice(const EngineFlags& flags, const LoadOptions& load, Model& model,
                             EngineConfig& config);
 
 // A model loaded where the flags say, and an engine over it (no tokenizer: token ids only), as

@@ -121,7 +121,7 @@ int RunGenerate(GenerateOptions o) {
   if (!prompts.ok()) return Fail(prompts.status());
 
   EngineConfig config = MakeEngineConfig(o.engine, (*model)->config(), *generation);
-  if (Status s = SizeKvCacheForDevice(o.engine, *load, config); !s.ok()) return Fail(s);
+  if (Status s = SizeKvCacheForDevice(o.engine, *load, **model, config); !s.ok()) return Fail(s);
   if (!o.chats.empty() && tokenizer) {
     // A Harmony reply also ends at <|call|> (a tool call), which HF's EOS list lacks.
     if (auto call = tokenizer->SpecialTokenId("<|call|>")) config.eos_token_ids.push_back(*call);

@@ -79,7 +79,7 @@ int RunServe(const ServeOptions& o) {
   if (!tokenizer.ok()) return Fail(tokenizer.status());
 
   EngineConfig config = MakeEngineConfig(o.engine, (*model)->config(), *generation);
-  if (Status s = SizeKvCacheForDevice(o.engine, load, config); !s.ok()) return Fail(s);
+  if (Status s = SizeKvCacheForDevice(o.engine, load, **model, config); !s.ok()) return Fail(s);
   auto engine = Engine::Create(**model, tokenizer->get(), config);
   if (!engine.ok()) return Fail(engine.status());
   (*engine)->Start();

@@ -56,7 +56,7 @@ StatusOr<std::unique_ptr<Model>> LoadModel(const std::string& dir, const LoadOpt
     ATOM_ASSIGN_OR_RETURN(Checkpoint checkpoint, Checkpoint::Open(dir));
     if (options.prefault) checkpoint.Prefault(options.progress);
     return CreateGptOssCuda(std::move(config), std::move(checkpoint),
-                            options.max_num_batched_tokens, options.enforce_eager);
+                            options.max_num_batched_tokens, options.enforce_eager, options.env);
 #else
     return Unimplemented("this build has no CUDA backend (configure with --preset cuda)");
 #endif

@@ -1,26 +1,12 @@
 #include "ops/kernels.h"
 
-#include <cctype>
 #include <cstdlib>
-
-#include <fmt/format.h>
-#include <fmt/ranges.h>
 
 #include "backends/cpu/cpu_kernels.h"
 
 namespace atom::ops {
 
 namespace {
-
-// Why a variant does not apply to a context; empty when it does.
-using Predicate = std::string (*)(const KernelContext&);
-
-template <typename Fn>
-struct Variant {
-  std::string_view name;
-  Fn* fn;
-  Predicate unsupported;
-};
 
 std::string NeedsCpu(const KernelContext& ctx) {
   return ctx.device.type == DeviceType::kCpu ? std::string()
@@ -31,54 +17,11 @@ std::string NeedsCpu(const KernelContext& ctx) {
 // Each op's variants, best first. The CPU reference is last everywhere: the fallback and the
 // baseline every other kernel is tested against.
 template <typename Fn>
-using Table = std::vector<Variant<Fn>>;
+using Table = std::vector<Variant<KernelContext, Fn*>>;
 
 template <typename Fn>
 Table<Fn> CpuPair(Fn* fast, Fn* reference) {
   return {{"cpu", fast, NeedsCpu}, {"cpu_reference", reference, NeedsCpu}};
-}
-
-std::string EnvName(std::string_view op) {
-  std::string name = "ATOM_";
-  for (char c : op) name += char(std::toupper(static_cast<unsigned char>(c)));
-  return name + "_KERNEL";
-}
-
-template <typename Fn>
-Status Select(std::string_view op, const Table<Fn>& table, const KernelContext& ctx,
-              const EnvLookup& env, Fn** out, std::vector<KernelChoice>* choices) {
-  const std::string env_name = EnvName(op);
-  std::vector<std::string> names;
-  for (const auto& v : table) names.emplace_back(v.name);
-
-  if (std::optional<std::string> forced = env(env_name); forced && !forced->empty()) {
-    for (const auto& v : table) {
-      if (v.name != *forced) continue;
-      if (std::string why = v.unsupported(ctx); !why.empty())
-        return InvalidArgument("{}={}: that {} kernel does not apply here: {}", env_name,
-                               *forced, op, why);
-      *out = v.fn;
-      choices->push_back({std::string(op), *forced, "forced by " + env_name});
-      return OkStatus();
-    }
-    return InvalidArgument("{}={}: no such {} kernel; variants: {}", env_name, *forced, op,
-                           fmt::join(names, ", "));
-  }
-
-  std::vector<std::string> skipped;
-  for (const auto& v : table) {
-    if (std::string why = v.unsupported(ctx); !why.empty()) {
-      skipped.push_back(fmt::format("{}: {}", v.name, why));
-      continue;
-    }
-    *out = v.fn;
-    choices->push_back({std::string(op), std::string(v.name),
-                        skipped.empty() ? "best variant applies"
-                                        : fmt::format("skipped {}", fmt::join(skipped, "; "))});
-    return OkStatus();
-  }
-  return Unimplemented("no {} kernel applies to {}: {}", op, DeviceName(ctx.device),
-                       fmt::join(skipped, "; "));
 }
 
 // The single source of truth for which variants exist.
@@ -128,7 +71,7 @@ StatusOr<KernelSelection> SelectKernels(const KernelContext& ctx, const EnvLooku
   KernelSelection sel;
   Status status;
   GetRegistry().ForEach(sel.kernels, [&](std::string_view op, const auto& table, auto*& slot) {
-    if (status.ok()) status = Select(op, table, ctx, env, &slot, &sel.choices);
+    if (status.ok()) status = SelectVariant(op, table, ctx, env, &slot, &sel.choices);
   });
   if (!status.ok()) return status;
   return sel;

@@ -5,8 +5,6 @@
 // them). ATOM_<OP>_KERNEL=<variant> (e.g. ATOM_LINEAR_KERNEL=cpu_reference) forces a variant.
 #pragma once
 
-#include <functional>
-#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -14,6 +12,7 @@
 #include "core/status.h"
 #include "core/tensor.h"
 #include "ops/op_signatures.h"
+#include "ops/variant_table.h"
 
 namespace atom::ops {
 
@@ -37,21 +36,10 @@ struct Kernels {
   MoeExpertsFn* moe_experts = nullptr;
 };
 
-struct KernelChoice {
-  std::string op;       // "linear"
-  std::string variant;  // "cpu"
-  std::string reason;   // why: "first that applies", "forced by ATOM_LINEAR_KERNEL", and
-                        // each skipped better variant with its reason
-};
-
 struct KernelSelection {
   Kernels kernels;
   std::vector<KernelChoice> choices;  // one per op, in a fixed order
 };
-
-// Reads an environment variable; injectable for tests. Returns nullopt when unset.
-using EnvLookup = std::function<std::optional<std::string>(std::string_view name)>;
-EnvLookup ProcessEnv();
 
 // Chooses every op's kernel for `ctx`. Fails (naming the op and the variants that exist) when an
 // override names an unknown variant or one that does not apply, or when no variant applies.

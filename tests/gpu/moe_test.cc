@@ -21,7 +21,10 @@
 #include <vector>
 
 #include "backends/cpu/cpu_kernels.h"
+#include "backends/cuda/device_info.h"
 #include "backends/cuda/moe_experts_upload.h"
+#include "backends/cuda/moe_kernels.h"
+#include "ops/cuda_kernel_selection.h"
 #include "gpu/gpu_test_util.h"
 
 namespace atom {
@@ -234,8 +237,20 @@ void CheckVariants(const Experts& ex, const Routes& r, const std::vector<MoeVari
   }
 }
 
-const std::vector<MoeVariant> kMxfp4Variants = {MoeVariant::kAuto, MoeVariant::kDecode,
-                                                MoeVariant::kTiled64, MoeVariant::kTiled128};
+// Whether the device runs the sm_90a code of this build (the kStreamTma kernel exists there).
+bool Sm90aLoaded() {
+  auto devices = cuda::QueryDevices();
+  return devices.ok() && !devices->empty() && (*devices)[0].loaded_image_arch >= 900;
+}
+
+// Every MXFP4 variant this build can run here; where stream_tma cannot, it must say so.
+std::vector<MoeVariant> Mxfp4Variants() {
+  std::vector<MoeVariant> v = {MoeVariant::kAuto, MoeVariant::kDecode, MoeVariant::kStream,
+                               MoeVariant::kTiled64, MoeVariant::kTiled128};
+  if (Sm90aLoaded()) v.push_back(MoeVariant::kStreamTma);
+  return v;
+}
+const std::vector<MoeVariant> kMxfp4Variants = Mxfp4Variants();
 
 TEST(CudaMoe, Mxfp4GptOssSizes) {
   for (int e : {32, 128}) {
@@ -302,7 +317,8 @@ TEST(CudaMoe, GraphCaptureReplaysNewRoutings) {
   auto ex = MakeExperts(ops::ExpertFormat::kMxfp4, 8, 96, 160);
   ASSERT_TRUE(ex->device);
   const int tokens = 45, k = 4, d = 96;
-  for (MoeVariant v : {MoeVariant::kDecode, MoeVariant::kTiled64}) {
+  for (MoeVariant v : kMxfp4Variants) {
+    if (v == MoeVariant::kAuto || v == MoeVariant::kTiled128) continue;
     const Bf16Values x = testing::RandomBf16(size_t(tokens) * d);
     cuda::DeviceBuffer x_dev = testing::Upload(x.bits);
     Routes r = RandomRoutes(tokens, k, 8);
@@ -370,7 +386,14 @@ TEST(CudaMoe, RejectsBadArguments) {
   ops::ExpertWeights bad = mx->w;
   bad.hidden = 80;
   EXPECT_FALSE(cuda::UploadMoeExperts(bad).ok());
-  EXPECT_EQ(cuda::SelectMoeVariant(mx->device->view(), 1, 4), MoeVariant::kDecode);
+  // Without sm_90a code (the portable build, or not Hopper) the tuned kernel refuses to run.
+  if (!Sm90aLoaded())
+    EXPECT_EQ(launch(mx->device->view(), 4, bytes, MoeVariant::kStreamTma).code(),
+              StatusCode::kUnimplemented);
+  EXPECT_EQ(cuda::moe::StreamTmaSharedBytes(), ops::kMoeStreamTmaSharedBytes);
+  EXPECT_EQ(cuda::SelectMoeVariant(mx->device->view(), 1, 4), MoeVariant::kStream);
+  EXPECT_EQ(cuda::SelectMoeVariant(mx->device->view(), 1, 4, MoeVariant::kDecode),
+            MoeVariant::kDecode);
   EXPECT_EQ(cuda::SelectMoeVariant(bf->device->view(), 1, 4), MoeVariant::kBf16Simple);
 }
 

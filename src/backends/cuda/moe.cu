@@ -46,6 +46,10 @@ const char* MoeVariantName(MoeVariant variant) {
       return "auto";
     case MoeVariant::kDecode:
       return "decode";
+    case MoeVariant::kStream:
+      return "stream";
+    case MoeVariant::kStreamTma:
+      return "stream_tma";
     case MoeVariant::kTiled64:
       return "tiled64";
     case MoeVariant::kTiled128:
@@ -68,12 +72,12 @@ bool MoeSupports(MoeVariant variant, const MoeDeviceExperts& experts) {
   }
 }
 
-MoeVariant SelectMoeVariant(const MoeDeviceExperts& experts, int tokens, int k) {
+MoeVariant SelectMoeVariant(const MoeDeviceExperts& experts, int tokens, int k,
+                            MoeVariant few_tokens) {
   if (experts.format == MoeExpertFormat::kBf16) return MoeVariant::kBf16Simple;
   const int64_t pairs = int64_t(tokens) * k, num_experts = experts.num_experts;
-  if (pairs <= kMoeDecodeMaxRowsPerExpert * num_experts &&
-      MoeSupports(MoeVariant::kDecode, experts))
-    return MoeVariant::kDecode;
+  if (pairs <= kMoeDecodeMaxRowsPerExpert * num_experts && MoeSupports(few_tokens, experts))
+    return few_tokens;
   return pairs < kMoeTiled128MinRowsPerExpert * num_experts ? MoeVariant::kTiled64
                                                             : MoeVariant::kTiled128;
 }
@@ -129,8 +133,16 @@ Status LaunchMoeExperts(const MoeDeviceExperts& experts, const __nv_bfloat16* x,
   g.slots = ws.routing.slots;
   g.sorted = ws.routing.sorted;
   auto run = [&](const moe::GemmArgs& args) {
-    return variant == MoeVariant::kDecode ? moe::LaunchDecodeGemm(args, stream)
-                                          : moe::LaunchTiledGemm(args, tile_rows, stream);
+    switch (variant) {
+      case MoeVariant::kDecode:
+        return moe::LaunchDecodeGemm(args, stream);
+      case MoeVariant::kStream:
+        return moe::LaunchStreamGemm(args, stream);
+      case MoeVariant::kStreamTma:
+        return moe::LaunchStreamTmaGemm(args, stream);
+      default:
+        return moe::LaunchTiledGemm(args, tile_rows, stream);
+    }
   };
 
   moe::GemmArgs gate_up = g;

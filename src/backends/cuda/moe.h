@@ -60,34 +60,40 @@ struct MoeDeviceExperts {
 };
 
 // How steps 2-3 run.
-//   kDecode:    a persistent grid over (active expert, 16-row block) items; 8 warps split K and
-//               hold the item's 4-bit weights in registers (the next item's loads in flight
-//               while one is computed), weights as the mma A operand, tokens as N = 8 per mma;
-//               each routed expert's weights are read once. Bandwidth-bound; for few tokens per
-//               expert (MXFP4, D and I <= 4096).
+//   kDecode:    a persistent grid over (active expert, 16-row block) items; each CTA stages an
+//               item's 4-bit weights in shared memory (3-stage cp.async pipeline) and its 8 warps
+//               split K, weights as the mma A operand, tokens as N = 8 per mma; each routed
+//               expert's weights are read once. For few tokens per expert (MXFP4, D and
+//               I <= 4096).
+//   kStream:    the same items, one warp each (K split over 2-4 warps when items are few),
+//               weights loaded straight into registers 4 quads ahead: more bytes in flight per
+//               SM, no per-item barrier (moe_stream.cu). For few tokens per expert (MXFP4).
+//   kStreamTma: kStream's work split with the weights brought into per-warp shared memory by
+//               bulk copies (TMA) completing on mbarriers (moe_stream_tma.cu). sm_90a code only:
+//               Unimplemented elsewhere (ops/cuda_kernel_selection.h picks it only there).
 //   kTiled64 / kTiled128: grouped GEMM, CTA tile BM pairs × 128 weight rows × 128 K, 3-stage
 //               cp.async pipeline, MXFP4 decoded in registers, mma.sync m16n8k16 bf16 → f32
 //               (sm_80+); for prefill (MXFP4).
 //   kBf16Simple: one CTA per (token, slot), f32 CUDA-core dots over the bf16 [in, out]
 //               checkpoint layout: correct, not fast (bf16 experts only).
-enum class MoeVariant { kAuto, kDecode, kTiled64, kTiled128, kBf16Simple };
+enum class MoeVariant { kAuto, kDecode, kStream, kStreamTma, kTiled64, kTiled128, kBf16Simple };
 
 const char* MoeVariantName(MoeVariant variant);
 
 // Whether `variant` can run these experts (kAuto always can).
 bool MoeSupports(MoeVariant variant, const MoeDeviceExperts& experts);
 
-// The variant kAuto picks: kBf16Simple for bf16 experts; for MXFP4, with m = T·k/E the mean
-// pairs per expert, kDecode while m <= kMoeDecodeMaxRowsPerExpert, else kTiled64 while
-// m < kMoeTiled128MinRowsPerExpert, else kTiled128. Measured on an H200 (bench/RESULTS.md):
-// decode wins at m = 8 (E = 32, T = 64; E = 128, T = 256), tiled64 at m = 16 (E = 32, T = 128)
-// and beyond; tiled64 beats tiled128 at m <= 128, tiled128 wins at m = 1024.
+// The variant for a step: kBf16Simple for bf16 experts; for MXFP4, with m = T·k/E the mean
+// pairs per expert, `few_tokens` (kStreamTma, kStream or kDecode) while m <= kMoeDecodeMaxRowsPerExpert,
+// else kTiled64 while m < kMoeTiled128MinRowsPerExpert, else kTiled128. Measured on an H200
+// (bench/RESULTS.md): decode wins at m = 8 (E = 32, T = 64; E = 128, T = 256), tiled64 at m = 16
+// (E = 32, T = 128) and beyond; tiled64 beats tiled128 at m <= 128, tiled128 wins at m = 1024.
+// On an H100 stream beats decode at every T measured (1, 8, 64).
 inline constexpr int kMoeDecodeMaxRowsPerExpert = 12;
 inline constexpr int kMoeTiled128MinRowsPerExpert = 512;
-MoeVariant SelectMoeVariant(const MoeDeviceExperts& experts, int tokens, int k);
+MoeVariant SelectMoeVariant(const MoeDeviceExperts& experts, int tokens, int k,
+                            MoeVariant few_tokens = MoeVariant::kStream);
 
-// Scratch bytes LaunchMoeExperts needs for up to `tokens` tokens (routing tables, the bf16
-// activations [T·k, I] and the f32 per-pair outputs [T·k, D]).
 size_t MoeWorkspaceBytes(int tokens, int k, int num_experts, int hidden, int intermediate);
 
 // See the file comment. x bf16 [tokens, D]; indices i32 [tokens, k] (REQUIRES: each in [0, E));

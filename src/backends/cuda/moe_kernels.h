@@ -67,6 +67,14 @@ struct GemmArgs {
 // quads of a row block in registers).
 inline constexpr int kDecodeMaxCols = 8 * 4 * 128;
 Status LaunchDecodeGemm(const GemmArgs& args, cudaStream_t stream);
+
+// The register-streaming decode GEMM (moe_stream.cu).
+Status LaunchStreamGemm(const GemmArgs& args, cudaStream_t stream);
+// Its sm_90a form with bulk copies into shared memory (moe_stream_tma.cu). Unimplemented where
+// the device does not run sm_90a code.
+Status LaunchStreamTmaGemm(const GemmArgs& args, cudaStream_t stream);
+// Its dynamic shared memory per CTA (= ops::kMoeStreamTmaSharedBytes, which selection checks).
+int StreamTmaSharedBytes();
 // tile_rows 64 or 128; routing.tile_offsets must have been built with the same tile_rows.
 Status LaunchTiledGemm(const GemmArgs& args, int tile_rows, cudaStream_t stream);
 // Dynamic shared memory the tiled kernel needs.

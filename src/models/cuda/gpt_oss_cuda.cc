@@ -22,6 +22,7 @@
 #include "backends/cuda/sampling.h"
 #include "core/logging.h"
 #include "models/gpt_oss.h"
+#include "ops/cuda_kernel_selection.h"
 #include "ops/rope.h"
 
 namespace atom {
@@ -90,7 +91,7 @@ class GptOssCuda final : public Model {
     if (stream_ != nullptr) cudaStreamDestroy(stream_);
   }
 
-  Status Load(int max_num_batched_tokens, bool enforce_eager);
+  Status Load(int max_num_batched_tokens, bool enforce_eager, const ops::EnvLookup& env);
 
   const ModelConfig& config() const override { return config_; }
   KvCacheSpec kv_cache_spec() const override;
@@ -153,6 +154,7 @@ class GptOssCuda final : public Model {
   std::unique_ptr<cuda::CublasLtLinear> linear_;
   std::unique_ptr<cuda::OpProfiler> profiler_;  // ATOM_CUDA_PROFILE=1: time per op
   std::vector<ops::KernelChoice> choices_;
+  cuda::MoeVariant moe_few_tokens_ = cuda::MoeVariant::kStream;  // the selected MoE kernel
   float rope_scale_ = 1.0f;
   uint64_t weight_bytes_ = 0;
 
@@ -195,7 +197,8 @@ Status GptOssCuda::UploadStep(DeviceBuffer& buffer, const T* host, size_t n) {
   return OkStatus();
 }
 
-Status GptOssCuda::Load(int max_num_batched_tokens, bool enforce_eager) {
+Status GptOssCuda::Load(int max_num_batched_tokens, bool enforce_eager,
+                        const ops::EnvLookup& env) {
   use_graphs_ = !enforce_eager;
   const ModelConfig& c = config_;
   const int64_t V = c.vocab_size, D = c.hidden_size;
@@ -246,21 +249,37 @@ Status GptOssCuda::Load(int max_num_batched_tokens, bool enforce_eager) {
     weight_bytes_ += l.experts.device_bytes();
   }
 
-  // What runs each op, for the start-up log.
-  const std::string arch = fmt::format("sm_{}", info_.sm_arch);
-  const std::string no_tuned = "no sm_90a-tuned variant yet";
-  choices_ = {
-      {"embedding", "cuda", "the one variant (bf16 table, 16-byte rows)"},
-      {"rms_norm", "cuda_fused_add", "the one variant (residual add fused)"},
-      {"linear", "cublaslt", "cuBLASLt heuristic per shape on " + arch},
-      {"rope_write_kv", "cuda_fused", "the one variant (bf16 cache)"},
-      {"paged_attention", "per step: decode_split_kv | prefill_mma | mixed",
-       "planned per step from the batch shape, SM count and shared memory; " + no_tuned},
-      {"router_topk", "cuda_warp", "the one variant"},
-      {"moe_experts", "per step: decode | tiled64 | tiled128 | bf16_simple",
-       fmt::format("by (token, slot) pairs per expert: decode up to {}, tiled128 from {}; {}",
-                   cuda::kMoeDecodeMaxRowsPerExpert, cuda::kMoeTiled128MinRowsPerExpert, no_tuned)},
-  };
+  // Each op's variant for this device and model, for the start-up log.
+  ops::CudaKernelContext ctx;
+  ctx.sm_arch = info_.sm_arch;
+  ctx.loaded_image_arch = info_.loaded_image_arch;
+  ctx.max_shared_memory_per_block = info_.max_shared_memory_per_block_optin;
+  ctx.mxfp4_experts =
+      layers_.empty() || layers_[0].experts.view().format == cuda::MoeExpertFormat::kMxfp4;
+  ctx.head_dim = int(c.head_dim);
+  ctx.q_heads_per_kv_head = int(c.num_attention_heads / c.num_key_value_heads);
+  ctx.kv_cache_dtype = DType::kBF16;
+  ATOM_ASSIGN_OR_RETURN(ops::CudaKernelSelection selection, ops::SelectCudaKernels(ctx, env));
+  choices_ = std::move(selection.choices);
+  switch (selection.kernels.moe_experts) {
+    case ops::CudaMoeKernel::kStreamTma:
+      moe_few_tokens_ = cuda::MoeVariant::kStreamTma;
+      break;
+    case ops::CudaMoeKernel::kDecode:
+      moe_few_tokens_ = cuda::MoeVariant::kDecode;
+      break;
+    default:  // kStream; bf16 experts ignore it
+      moe_few_tokens_ = cuda::MoeVariant::kStream;
+  }
+  // Two ops also choose per step, from the batch's shape.
+  for (ops::KernelChoice& choice : choices_) {
+    if (choice.op == "paged_attention")
+      choice.reason += "; per step: decode_split_kv, prefill_mma or mixed";
+    if (choice.op == "moe_experts" && ctx.mxfp4_experts)
+      choice.reason += fmt::format("; per step: tiled64 from {} pairs per expert, tiled128 from {}",
+                                   cuda::kMoeDecodeMaxRowsPerExpert + 1,
+                                   cuda::kMoeTiled128MinRowsPerExpert);
+  }
   ATOM_RETURN_IF_ERROR(ReserveStep(max_num_batched_tokens, std::min(max_num_batched_tokens, 256)));
   ATOM_CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(stream_));
   ATOM_LOG_INFO("gpt-oss on {}: {:.2f} GB of weights on the device ({} experts), decode {}",
@@ -402,7 +421,8 @@ Status GptOssCuda::Moe(const Layer& l, int64_t T) {
   ATOM_RETURN_IF_ERROR(cuda::LaunchMoeExperts(
       l.experts.view(), As<__nv_bfloat16>(normed_), int(T), As<int32_t>(expert_indices_),
       As<float>(expert_weights_), k, As<float>(delta_), moe_workspace_.data(),
-      moe_workspace_.size(), stream_));
+      moe_workspace_.size(), stream_,
+      cuda::SelectMoeVariant(l.experts.view(), int(T), k, moe_few_tokens_)));
   Mark("moe_experts");
   return OkStatus();
 }
@@ -597,10 +617,11 @@ Status GptOssCuda::ForwardDecodeGraph(const ForwardBatch& batch, const KvCacheVi
 }  // namespace
 
 StatusOr<std::unique_ptr<Model>> CreateGptOssCuda(ModelConfig config, Checkpoint checkpoint,
-                                                  int max_num_batched_tokens, bool enforce_eager) {
+                                                  int max_num_batched_tokens, bool enforce_eager,
+                                                  const ops::EnvLookup& env) {
   ATOM_RETURN_IF_ERROR(CheckGptOssConfig(config));
   auto model = std::make_unique<GptOssCuda>(std::move(config), std::move(checkpoint));
-  ATOM_RETURN_IF_ERROR(model->Load(std::max(max_num_batched_tokens, 1), enforce_eager));
+  ATOM_RETURN_IF_ERROR(model->Load(std::max(max_num_batched_tokens, 1), enforce_eager, env));
   return std::unique_ptr<Model>(std::move(model));
 }
 

@@ -16,14 +16,18 @@
 
 #include "models/checkpoint.h"
 #include "models/model.h"
+#include "ops/variant_table.h"
 
 namespace atom {
 
-// Loads `checkpoint` onto the current CUDA device. `max_num_batched_tokens` sizes the step's
-// fixed activation buffers (a larger step grows them). Decode steps (one token per sequence, at
-// most 256 sequences) run as CUDA graphs captured per power-of-two (batch, context) bucket, unless
-// `enforce_eager`. Errors name the tensor, or the device memory that ran out.
+// Loads `checkpoint` onto the current CUDA device. Each op's kernel variant is selected for the
+// device and the model (ops/cuda_kernel_selection.h; ATOM_<OP>_KERNEL overrides read from `env`).
+// `max_num_batched_tokens` sizes the step's fixed activation buffers (a larger step grows them).
+// Decode steps (one token per sequence, at most 256 sequences) run as CUDA graphs captured per
+// power-of-two (batch, context) bucket, unless `enforce_eager`. Errors name the tensor, the
+// device memory that ran out, or the op no kernel variant applies to.
 StatusOr<std::unique_ptr<Model>> CreateGptOssCuda(ModelConfig config, Checkpoint checkpoint,
-                                                  int max_num_batched_tokens, bool enforce_eager);
+                                                  int max_num_batched_tokens, bool enforce_eager,
+                                                  const ops::EnvLookup& env = ops::ProcessEnv());
 
 }  // namespace atom
