@@ -4,6 +4,8 @@
 //     with BM_DeviceCopy (the device's copy bandwidth, bytes read + written).
 //   BM_Prefill/tokens/window: one fresh sequence; TFLOP/s counts 4·d FLOPs per (query head,
 //     visible key) pair (QKᵀ and PV).
+//   BM_DecodeFp8, BM_PrefillFp8: the same on an fp8 e4m3 cache (--kv-cache-dtype fp8), GB/s
+//     counting one byte per cached element.
 // Times are CUDA events around a CUDA graph of at least 10 calls (30 such iterations, fixed so
 // that the large caches are built once per configuration); the calls rotate over several
 // disjoint sets of physical blocks when one set would fit in L2. host_us: the host cost of one
@@ -68,6 +70,22 @@ Status FillRandomBf16(void* dst, size_t bytes, uint32_t seed) {
   return OkStatus();
 }
 
+// Fills `bytes` of device memory with random e4m3 codes of values in [-1, 1] (never NaN).
+Status FillRandomFp8(void* dst, size_t bytes, uint32_t seed) {
+  const size_t pattern = std::min<size_t>(bytes, size_t(32) << 20);
+  std::vector<uint8_t> host(pattern);
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  for (uint8_t& x : host) x = FloatToFp8E4M3(dist(rng));
+  for (size_t done = 0; done < bytes;) {
+    const size_t n = std::min(bytes - done, pattern);
+    ATOM_CUDA_RETURN_IF_ERROR(
+        cudaMemcpy(static_cast<char*>(dst) + done, host.data(), n, cudaMemcpyHostToDevice));
+    done += n;
+  }
+  return OkStatus();
+}
+
 template <typename T>
 StatusOr<DeviceBuffer> UploadVector(const std::vector<T>& host) {
   ATOM_ASSIGN_OR_RETURN(DeviceBuffer buffer,
@@ -81,6 +99,7 @@ struct Step {
   std::vector<int> num_query, context;  // per sequence; queries are the last positions
   int head_dim = 64, window = 0;
   int force_splits = 0;  // > 0: kDecodeSplitKv with this many splits instead of the plan's pick
+  bool fp8 = false;      // an fp8 e4m3 cache (scales 1) instead of bf16
 };
 
 // Runs one configuration: builds the caches (rotated sets), plans, times.
@@ -100,7 +119,7 @@ void RunStep(benchmark::State& state, const Step& step, double bytes, double flo
     max_context = std::max(max_context, step.context[s]);
   }
   const int num_tokens = query_start.back();
-  const size_t block_bytes = size_t(kBlockSize) * kKvHeads * d * 2;
+  const size_t block_bytes = size_t(kBlockSize) * kKvHeads * d * (step.fp8 ? 1 : 2);
   const int sets = int(std::clamp<size_t>(
       (kRotateBytes + 2 * block_bytes * blocks_per_set - 1) / (2 * block_bytes * blocks_per_set), 1,
       64));
@@ -129,8 +148,11 @@ void RunStep(benchmark::State& state, const Step& step, double bytes, double flo
   BENCH_CHECK(v_cache.status());
   BENCH_CHECK(q.status());
   BENCH_CHECK(out.status());
-  BENCH_CHECK(FillRandomBf16(k_cache->data(), k_cache->size(), 1));
-  BENCH_CHECK(FillRandomBf16(v_cache->data(), v_cache->size(), 2));
+  auto fill_cache = step.fp8 ? FillRandomFp8 : FillRandomBf16;
+  BENCH_CHECK(fill_cache(k_cache->data(), k_cache->size(), 1));
+  BENCH_CHECK(fill_cache(v_cache->data(), v_cache->size(), 2));
+  auto kv_scales = UploadVector(std::vector<float>{1.0f, 1.0f});
+  BENCH_CHECK(kv_scales.status());
   BENCH_CHECK(FillRandomBf16(q->data(), q->size(), 3));
   std::vector<float> sinks_host(kQHeads);
   for (int h = 0; h < kQHeads; ++h) sinks_host[h] = 0.1f * float(h % 7);
@@ -154,6 +176,7 @@ void RunStep(benchmark::State& state, const Step& step, double bytes, double flo
   shape.sliding_window = step.window;
   shape.max_query_len = max_query;
   shape.max_seq_len = max_context;
+  shape.cache_dtype = step.fp8 ? PagedKvDType::kFp8E4M3 : PagedKvDType::kBf16;
   auto plan = step.force_splits > 0
                   ? PlanPagedAttentionWith(Gpu(), shape, PagedAttentionVariant::kDecodeSplitKv,
                                            step.force_splits)
@@ -164,8 +187,10 @@ void RunStep(benchmark::State& state, const Step& step, double bytes, double flo
 
   PagedAttentionArgs args;
   args.q = static_cast<const __nv_bfloat16*>(q->data());
-  args.key_cache = static_cast<const __nv_bfloat16*>(k_cache->data());
-  args.value_cache = static_cast<const __nv_bfloat16*>(v_cache->data());
+  args.key_cache = k_cache->data();
+  args.value_cache = v_cache->data();
+  args.k_scale = static_cast<const float*>(kv_scales->data());
+  args.v_scale = args.k_scale + 1;
   args.sinks = static_cast<const float*>(sinks->data());
   args.out = static_cast<__nv_bfloat16*>(out->data());
   args.scale = 1.0f / std::sqrt(float(d));
@@ -247,6 +272,24 @@ BENCHMARK(BM_Decode)
     ->Iterations(30)
     ->Unit(benchmark::kMicrosecond);
 
+void BM_DecodeFp8(benchmark::State& state) {
+  Step step;
+  const int batch = int(state.range(0)), context = int(state.range(1));
+  step.head_dim = int(state.range(2));
+  step.fp8 = true;
+  step.num_query.assign(batch, 1);
+  step.context.assign(batch, context);
+  const double kv = 2.0 * batch * context * kKvHeads * step.head_dim * 1;
+  const double q_out = 2.0 * batch * kQHeads * step.head_dim * 2;
+  RunStep(state, step, kv + q_out, 4.0 * batch * context * kQHeads * step.head_dim);
+}
+BENCHMARK(BM_DecodeFp8)
+    ->ArgNames({"batch", "context", "d"})
+    ->ArgsProduct({{1, 8, 64}, {1024, 8192, 32768}, {64}})
+    ->UseManualTime()
+    ->Iterations(30)
+    ->Unit(benchmark::kMicrosecond);
+
 // The split heuristic against neighbouring split counts (same batch shapes as BM_Decode).
 void BM_DecodeSplits(benchmark::State& state) {
   Step step;
@@ -294,6 +337,24 @@ BENCHMARK(BM_Prefill)
     ->ArgNames({"tokens", "window", "d"})
     ->ArgsProduct({{1024, 8192}, {0, 128}, {64}})
     ->Args({8192, 0, 128})
+    ->UseManualTime()
+    ->Iterations(30)
+    ->Unit(benchmark::kMicrosecond);
+
+void BM_PrefillFp8(benchmark::State& state) {
+  Step step;
+  const int tokens = int(state.range(0));
+  step.window = int(state.range(1));
+  step.fp8 = true;
+  step.num_query = {tokens};
+  step.context = {tokens};
+  double pairs = 0;
+  for (int p = 0; p < tokens; ++p) pairs += step.window > 0 ? std::min(p + 1, step.window) : p + 1;
+  RunStep(state, step, 0, 4.0 * pairs * kQHeads * step.head_dim);
+}
+BENCHMARK(BM_PrefillFp8)
+    ->ArgNames({"tokens", "window"})
+    ->ArgsProduct({{1024, 8192}, {0, 128}})
     ->UseManualTime()
     ->Iterations(30)
     ->Unit(benchmark::kMicrosecond);

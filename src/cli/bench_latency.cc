@@ -104,6 +104,7 @@ int RunBenchLatency(const BenchLatencyOptions& o) {
   const double prefill_s = Median(prefill), step_s = Median(decode);
   nlohmann::json j = {{"model", o.model_dir},
                       {"device", DeviceName(load.kernel_context.device)},
+                      {"kv_cache_dtype", DTypeName(model.kv_cache_spec().dtype)},
                       {"batch_size", o.batch_size},
                       {"input_len", o.input_len},
                       {"output_len", o.output_len},
@@ -114,8 +115,9 @@ int RunBenchLatency(const BenchLatencyOptions& o) {
                       {"decode_tokens_per_s", step_s > 0 ? o.batch_size / step_s : 0.0},
                       {"prefill_s_all", prefill},
                       {"decode_step_s_all", decode}};
-  fmt::print("batch {} × ({} in, {} out) on {}, median of {}:\n", o.batch_size, o.input_len,
-             o.output_len, DeviceName(load.kernel_context.device), o.num_iters);
+  fmt::print("batch {} × ({} in, {} out) on {} ({} KV cache), median of {}:\n", o.batch_size,
+             o.input_len, o.output_len, DeviceName(load.kernel_context.device),
+             DTypeName(model.kv_cache_spec().dtype), o.num_iters);
   fmt::print("  prefill      {:10.2f} ms  {:10.0f} tok/s\n", 1e3 * prefill_s,
              o.batch_size * o.input_len / prefill_s);
   fmt::print("  decode step  {:10.3f} ms  {:10.1f} tok/s\n", 1e3 * step_s,

@@ -1,7 +1,11 @@
 #include "cli/engine_flags.h"
 
+#include <iterator>
+#include <vector>
+
 #include "core/logging.h"
 #include "engine/memory_profile.h"
+#include "models/kv_cache_dtype.h"
 #if ATOM_WITH_CUDA
 #include "backends/cuda/device_buffer.h"
 #include "backends/cuda/device_info.h"
@@ -36,6 +40,11 @@ void AddEngineFlags(CLI::App* cmd, EngineFlags& f) {
       ->check(CLI::Range(0.05, 1.0));
   cmd->add_flag("--enforce-eager", f.enforce_eager,
                 "CUDA: run decode steps kernel by kernel instead of as CUDA graphs");
+  cmd->add_option("--kv-cache-dtype", f.kv_cache_dtype,
+                  "KV cache element type: auto (bf16 on CUDA, f32 on the CPU), bf16, or fp8 "
+                  "(e4m3, scales 1.0: twice the tokens; CUDA only)")
+      ->check(CLI::IsMember(
+          std::vector<std::string>(std::begin(kKvCacheDTypeNames), std::end(kKvCacheDTypeNames))));
   cmd->add_option("--max-pending-requests", f.max_pending_requests,
                   "Requests queued or running at most; beyond, new ones are refused (HTTP 503)")
       ->check(CLI::PositiveNumber);
@@ -67,6 +76,7 @@ StatusOr<LoadOptions> MakeLoadOptions(const EngineFlags& f) {
   LoadOptions load;
   load.max_num_batched_tokens = f.max_num_batched_tokens;
   load.enforce_eager = f.enforce_eager;
+  ATOM_ASSIGN_OR_RETURN(load.kv_cache_dtype, ParseKvCacheDType(f.kv_cache_dtype));
   if (f.device == "cpu") return load;
 #if ATOM_WITH_CUDA
   ATOM_ASSIGN_OR_RETURN(std::vector<cuda::DeviceInfo> gpus, cuda::QueryDevices());

@@ -24,6 +24,7 @@ struct EngineFlags {
   std::string device = "auto";          // auto | cpu | cuda
   double gpu_memory_utilization = 0.9;  // CUDA: share of the GPU's memory for weights + KV
   bool enforce_eager = false;           // CUDA: no CUDA graphs
+  std::string kv_cache_dtype = "auto";  // auto | bf16 | fp8 (models/kv_cache_dtype.h)
 };
 
 void AddEngineFlags(CLI::App* cmd, EngineFlags& flags);

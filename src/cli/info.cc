@@ -64,7 +64,8 @@ int RunInfo(const std::string& dir) {
   fmt::print("parameters:    {} ({} in experts)\n", Human(s.parameters),
              Human(s.expert_parameters));
   fmt::print("weights:       {} bytes ({}B)\n", s.tensor_bytes, Human(s.tensor_bytes));
-  fmt::print("kv cache:      {} bytes per token (f32)\n", s.kv_bytes_per_token);
+  fmt::print("kv cache:      {} bytes per token ({})\n", s.kv_bytes_per_token,
+             DTypeName((*model)->kv_cache_spec().dtype));
   fmt::print("kernels:\n");
   for (const ops::KernelChoice& k : (*model)->kernel_choices())
     fmt::print("  {:<16} {:<14} {}\n", k.op, k.variant, k.reason);

@@ -8,6 +8,7 @@
 #include "core/logging.h"
 #include "models/corpus_lookup.h"
 #include "models/gpt_oss.h"
+#include "models/kv_cache_dtype.h"
 #if ATOM_WITH_CUDA
 #include "models/cuda/gpt_oss_cuda.h"
 #endif
@@ -48,6 +49,8 @@ StatusOr<std::unique_ptr<Model>> LoadModel(const std::string& dir, const LoadOpt
                          config.architecture, fmt::join(SupportedArchitectures(), ", "));
   if (options.kernel_context.device.type == DeviceType::kCuda) {
 #if ATOM_WITH_CUDA
+    ATOM_ASSIGN_OR_RETURN(const DType kv_cache_dtype,
+                          ResolveKvCacheDType(options.kv_cache_dtype, DeviceType::kCuda));
     if (config.architecture != "GptOssForCausalLM")
       return Unimplemented(
           "{}/config.json: architecture \"{}\" has no CUDA implementation yet "
@@ -56,11 +59,13 @@ StatusOr<std::unique_ptr<Model>> LoadModel(const std::string& dir, const LoadOpt
     ATOM_ASSIGN_OR_RETURN(Checkpoint checkpoint, Checkpoint::Open(dir));
     if (options.prefault) checkpoint.Prefault(options.progress);
     return CreateGptOssCuda(std::move(config), std::move(checkpoint),
-                            options.max_num_batched_tokens, options.enforce_eager, options.env);
+                            options.max_num_batched_tokens, options.enforce_eager, kv_cache_dtype,
+                            options.env);
 #else
     return Unimplemented("this build has no CUDA backend (configure with --preset cuda)");
 #endif
   }
+  ATOM_RETURN_IF_ERROR(ResolveKvCacheDType(options.kv_cache_dtype, DeviceType::kCpu).status());
   ATOM_ASSIGN_OR_RETURN(ops::KernelSelection kernels,
                         ops::SelectKernels(options.kernel_context, options.env));
   ATOM_ASSIGN_OR_RETURN(Checkpoint checkpoint, Checkpoint::Open(dir));

@@ -3,6 +3,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -23,6 +24,9 @@ struct LoadOptions {
   // activation buffers on the device.
   int max_num_batched_tokens = 8192;
   bool enforce_eager = false;  // CUDA: no CUDA graphs for decode steps
+  // The KV cache's element type (--kv-cache-dtype; models/kv_cache_dtype.h): unset is the
+  // backend's default, bf16 on CUDA and f32 on the CPU. CUDA also holds kF8E4M3; the CPU f32 only.
+  std::optional<DType> kv_cache_dtype;
   std::function<void(uint64_t done, uint64_t total)> progress;
 };
 

@@ -52,8 +52,8 @@ std::string FlashMma(const Ctx& c) {
     return fmt::format("head_dim {} (supports 64 and 128)", c.head_dim);
   if (c.q_heads_per_kv_head < 1 || c.q_heads_per_kv_head > 64)
     return fmt::format("{} query heads per KV head (supports 1..64)", c.q_heads_per_kv_head);
-  if (c.kv_cache_dtype != DType::kBF16)
-    return fmt::format("reads a bf16 KV cache (it is {})", DTypeName(c.kv_cache_dtype));
+  if (c.kv_cache_dtype != DType::kBF16 && c.kv_cache_dtype != DType::kF8E4M3)
+    return fmt::format("reads bf16 or fp8 KV caches (it is {})", DTypeName(c.kv_cache_dtype));
   return NeedsSm80(c);
 }
 

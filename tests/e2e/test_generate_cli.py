@@ -140,6 +140,22 @@ class SamplingAndEngineFlagsTest(unittest.TestCase):
         self.assertEqual(len(line["logprobs"]), 3)
         self.assertTrue(all(lp <= 0 for lp in line["logprobs"]))
 
+    def test_kv_cache_dtype_flag(self):
+        # auto is the CPU's f32 cache; the CPU backend refuses bf16 and fp8, naming the flag.
+        want = self.generate("--device", "cpu")[0]["output_ids"]
+        self.assertEqual(self.generate("--device", "cpu", "--kv-cache-dtype", "auto")[0]["output_ids"],
+                         want)
+        tiny = os.path.join(ARGS.data, "gpt-oss-tiny-mxfp4", "model")
+        for dtype in ("fp8", "bf16"):
+            proc = run("generate", "--model", tiny, "--device", "cpu", "--prompt-ids", "1",
+                       "--kv-cache-dtype", dtype, check=False)
+            self.assertEqual(proc.returncode, 1)
+            self.assertIn(f"--kv-cache-dtype {dtype}: the CPU backend", proc.stderr)
+        proc = run("generate", "--model", tiny, "--prompt-ids", "1", "--kv-cache-dtype", "fp16",
+                   check=False)
+        self.assertNotEqual(proc.returncode, 0)
+        self.assertIn("--kv-cache-dtype", proc.stderr)
+
     def test_bad_sampling_values_are_rejected(self):
         proc = run("generate", "--prompt-ids", "1", "--top-p", "1.5", check=False)
         self.assertEqual(proc.returncode, 1)

@@ -17,6 +17,7 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <sstream>
 
 #include "engine/engine.h"
@@ -70,9 +71,11 @@ Reference LoadReference(const std::string& dir) {
   return r;
 }
 
-std::unique_ptr<Model> LoadOnGpu(const std::string& dir, bool enforce_eager = false) {
+std::unique_ptr<Model> LoadOnGpu(const std::string& dir, bool enforce_eager = false,
+                                 std::optional<DType> kv_cache_dtype = std::nullopt) {
   LoadOptions options;
   options.enforce_eager = enforce_eager;
+  options.kv_cache_dtype = kv_cache_dtype;
   options.kernel_context.device = Device{DeviceType::kCuda, 0};
   options.max_num_batched_tokens = 1024;
   auto model = LoadModel(dir + "/model", options);
@@ -278,6 +281,107 @@ TEST_P(GptOssCudaTest, DeviceGreedyEqualsHostGreedy) {
   for (size_t i = 0; i < host.size(); ++i) {
     EXPECT_EQ(device[i].output_ids, host[i].output_ids) << i;
     EXPECT_EQ(device[i].rows, 0) << "no logits should have been returned";
+  }
+}
+
+// Index of the largest value of row `r` (the lowest index among equals) and the gap to the
+// second largest.
+std::pair<int64_t, float> Top1(const float* row, int64_t vocab) {
+  int64_t best = 0;
+  float top = -INFINITY, second = -INFINITY;
+  for (int64_t v = 0; v < vocab; ++v) {
+    if (row[v] > top)
+      second = top, top = row[v], best = v;
+    else if (row[v] > second)
+      second = row[v];
+  }
+  return {best, top - second};
+}
+
+// --kv-cache-dtype fp8 (e4m3, scales 1.0) against the bf16 cache on the same weights.
+// Bounds, and why. e4m3 keeps 3 mantissa bits: each cached key and value moves by up to 2^-4
+// relative (about 3% RMS), 16× bf16's rounding. These random-weight fixtures amplify that: their
+// logits (RMS 1.0) shift with every flipped near-tie among the routed experts. Simulated on the
+// CPU model in f32 with a write_kv that rounds keys and values to e4m3 as they are stored (the
+// same teacher-forced runs in 8-token chunks), an fp8 cache moved the fixtures' logits by
+// 1.2e-1 … 2.6e-1 relative (rounding to bf16 instead: 5e-3 … 1e-1), and flipped the top-1 of
+// rows whose reference top-1/top-2 gap was as large as 1.08, never above. The GPU adds bf16
+// compute, itself 2e-2 … 2.3e-1 from float32 here. So:
+//   - the fp8 run's logits stay within kFp8MaxRelativeError = 0.5 of the bf16-cache run's
+//     (twice the largest simulated distance), teacher-forced over prompt + continuation;
+//   - its top-1 equals the float32 reference's on every row whose reference gap exceeds
+//     kFp8ClearMargin = 1.5 (about 1.4× the largest gap the simulation flipped), teacher-forced;
+//   - its own greedy decode follows the reference's greedy ids, and where it first parts from
+//     them the reference's gap there is at most kFp8ClearMargin.
+// A broken fp8 path (wrong bytes, scales or layout) moves logits by O(1) relative and flips clear
+// rows; these bounds catch that, not the fine accuracy the kernel tests pin down.
+constexpr double kFp8MaxRelativeError = 0.5;
+constexpr float kFp8ClearMargin = 1.5f;
+
+TEST_P(GptOssCudaTest, Fp8KvCacheCloseToBf16KvCache) {
+  Reference ref = LoadReference(GetParam());
+  auto bf16 = LoadOnGpu(GetParam(), false, DType::kBF16);
+  auto fp8 = LoadOnGpu(GetParam(), false, DType::kF8E4M3);
+  ASSERT_NE(bf16, nullptr);
+  ASSERT_NE(fp8, nullptr);
+  EXPECT_EQ(bf16->kv_cache_spec().dtype, DType::kBF16);
+  EXPECT_EQ(fp8->kv_cache_spec().dtype, DType::kF8E4M3);
+  EXPECT_EQ(2 * fp8->summary().kv_bytes_per_token, bf16->summary().kv_bytes_per_token);
+  for (const Case& c : ref.cases) {
+    const std::string what = GetParam() + " " + c.name;
+    std::vector<int32_t> ids = c.prompt_ids;
+    ids.insert(ids.end(), c.greedy_ids.begin(), c.greedy_ids.end());
+    // Teacher-forced: one prefill of prompt + continuation (8-token chunks: the later chunks'
+    // attention reads earlier chunks' keys back from the fp8 cache).
+    auto a = Generate(*bf16, {ids}, 1, /*max_num_batched_tokens=*/8);
+    auto b = Generate(*fp8, {ids}, 1, /*max_num_batched_tokens=*/8);
+    ASSERT_EQ(a.size(), 1u);
+    ASSERT_EQ(b.size(), 1u);
+    ASSERT_EQ(a[0].rows, b[0].rows);
+    const Tensor full = ref.Logits(c, "full_logits");
+    const int64_t vocab = full.dim(1), rows = std::min<int64_t>(b[0].rows, full.dim(0));
+    const Comparison vs_bf16 = Compare(
+        b[0].logits, Tensor(a[0].logits.data(), DType::kF32, {a[0].rows, vocab}), a[0].rows);
+    EXPECT_LE(vs_bf16.relative_error, kFp8MaxRelativeError) << what;
+    const Comparison bf16_vs_ref = Compare(a[0].logits, full, rows);
+    const Comparison fp8_vs_ref = Compare(b[0].logits, full, rows);
+    int clear = 0, misses = 0;
+    for (int64_t r = 0; r < rows; ++r) {
+      const auto [want, gap] = Top1(full.data_as<const float>() + r * vocab, vocab);
+      if (gap <= kFp8ClearMargin) continue;
+      ++clear;
+      misses += Top1(b[0].logits.data() + r * vocab, vocab).first != want;
+    }
+    EXPECT_EQ(misses, 0) << what;
+    std::printf(
+        "%s teacher-forced: fp8 vs bf16 cache %.2e; vs float32: fp8 %.2e, bf16 %.2e; fp8 top-1 "
+        "agrees on %d/%d rows with gap > %.2f\n",
+        what.c_str(), vs_bf16.relative_error, fp8_vs_ref.relative_error, bf16_vs_ref.relative_error,
+        clear - misses, clear, kFp8ClearMargin);
+  }
+
+  // Greedy decode, all cases batched (decode steps as CUDA graphs over the fp8 cache).
+  std::vector<std::vector<int32_t>> prompts;
+  for (const Case& c : ref.cases) prompts.push_back(c.prompt_ids);
+  const int n = int(ref.cases[0].greedy_ids.size());
+  auto runs = Generate(*fp8, prompts, n, /*max_num_batched_tokens=*/8);
+  ASSERT_EQ(runs.size(), ref.cases.size());
+  for (size_t i = 0; i < runs.size(); ++i) {
+    const Case& c = ref.cases[i];
+    const Tensor full = ref.Logits(c, "full_logits");
+    const int64_t vocab = full.dim(1);
+    int same = 0;
+    while (same < n && same < int(runs[i].output_ids.size()) &&
+           runs[i].output_ids[same] == c.greedy_ids[same])
+      ++same;
+    if (same < n) {
+      const int64_t row = int64_t(c.prompt_ids.size()) - 1 + same;  // predicts greedy_ids[same]
+      EXPECT_LE(Top1(full.data_as<const float>() + row * vocab, vocab).second, kFp8ClearMargin)
+          << GetParam() << " " << c.name << ": fp8 decode left the reference at token " << same
+          << " where the reference's top-1 is clear";
+    }
+    std::printf("%s %s fp8 decode: %d/%d greedy ids equal the reference's\n", GetParam().c_str(),
+                c.name.c_str(), same, n);
   }
 }
 

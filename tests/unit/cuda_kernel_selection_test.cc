@@ -90,6 +90,15 @@ TEST(CudaKernelSelection, AmpereAndSmallSharedMemoryFallBack) {
 }
 
 TEST(CudaKernelSelection, DtypesPickTheirVariants) {
+  CudaKernelContext fp8 = Hopper();
+  fp8.kv_cache_dtype = DType::kF8E4M3;
+  auto with_fp8 = SelectCudaKernels(fp8, Env());
+  ASSERT_TRUE(with_fp8.ok()) << with_fp8.status().ToString();
+  EXPECT_EQ(with_fp8->kernels.rope_write_kv, CudaKvWriteKernel::kFp8Cache);
+  EXPECT_EQ(ChoiceOf(*with_fp8, "paged_attention").variant, "flash_mma");
+  fp8.kv_cache_dtype = DType::kF32;
+  EXPECT_FALSE(SelectCudaKernels(fp8, Env()).ok());
+
   CudaKernelContext c = Hopper();
   c.mxfp4_experts = false;
   auto sel = SelectCudaKernels(c, Env());

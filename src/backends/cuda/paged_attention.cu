@@ -5,9 +5,20 @@
 // size works), a multi-stage pipeline, S = Q·Kᵀ and O += P·V on mma.sync m16n8k16 (bf16 inputs,
 // f32 accumulators), and an online softmax in the log2 domain. The rows of the Q tile are
 // (token, head-in-group) pairs of one KV head, so each K/V tile serves every query head of it.
+//
+// The kernels are templated on the cache element type KvT. bf16 tiles are copied as they are and
+// read by the MMAs in place. fp8 e4m3 tiles are copied (half the bytes) into staging stages, and
+// each thread converts the chunks it copied itself into one bf16 tile (its own cp.async writes
+// are visible to it after cp.async.wait_group, so the conversion needs no extra barrier); the
+// conversion is exact (every e4m3 value is a bf16 value), and the layer's scales are applied
+// outside the MMAs: k_scale folded into the score scale, v_scale into the output normalisation.
+#include <cuda_fp16.h>
+#include <cuda_fp8.h>
+
 #include <algorithm>
 #include <climits>
 #include <cmath>
+#include <type_traits>
 
 #include "backends/cuda/cuda_check.h"
 #include "backends/cuda/paged_attention.h"
@@ -16,6 +27,7 @@ namespace atom::cuda {
 namespace {
 
 using bf16 = __nv_bfloat16;
+using fp8 = __nv_fp8_e4m3;
 
 constexpr int kKeysPerTile = 64;
 constexpr int kThreads = 128;  // four warps in every kernel
@@ -28,11 +40,13 @@ constexpr int kPrefillMaxGroup = 64;  // a 64-row tile holds at least one token
 
 struct KernelParams {
   const bf16* q;
-  const bf16* k_cache;
-  const bf16* v_cache;
+  const void* k_cache;  // KvT elements
+  const void* v_cache;
   const float* sinks;  // null: no sink
   bf16* out;
-  float scale_log2;  // scale · log2(e): scores live in the log2 domain
+  float scale_log2;      // scale · log2(e): scores live in the log2 domain
+  const float* k_scale;  // fp8 caches: one f32 each on the device (value = stored · scale)
+  const float* v_scale;
   const int32_t* query_start;
   const int32_t* positions;
   const int32_t* block_tables;
@@ -93,6 +107,14 @@ __device__ __forceinline__ uint32_t PackBf16(float lo, float hi) {
   return *reinterpret_cast<uint32_t*>(&v);
 }
 
+// Two e4m3 bytes (the first in the low byte) as bf16x2, exactly: e4m3 → f16 (one cvt on sm_89+)
+// → f32 → bf16, each step exact for e4m3 values (NaN stays NaN).
+__device__ __forceinline__ uint32_t Fp8x2ToBf16x2(uint32_t pair) {
+  const __half2 h(__nv_cvt_fp8x2_to_halfraw2(__nv_fp8x2_storage_t(pair & 0xFFFFu), __NV_E4M3));
+  const float2 f = __half22float2(h);
+  return PackBf16(f.x, f.y);
+}
+
 // 2^x; 2^-inf = 0.
 __device__ __forceinline__ float Exp2(float x) {
   float y;
@@ -109,24 +131,40 @@ __device__ __forceinline__ uint32_t TileOffset(int row, int chunk) {
   return uint32_t(row * (D * 2) + ((chunk ^ (row & 7)) << 4));
 }
 
-// Which rows and chunk of a 64-key tile thread `tid` copies.
-template <int D>
+// Which rows and chunk of a 64-key tile thread `tid` copies, for cache elements KvT. A stage
+// holds one tile of K (or V) as stored; kTileBytes is the bf16 tile the MMAs read (the stage
+// itself for bf16, a separate converted tile for fp8).
+template <int D, typename KvT>
 struct TileCopy {
-  static constexpr int kChunksPerRow = D / 8;
+  static constexpr bool kConverts = !std::is_same_v<KvT, bf16>;
+  static constexpr int kChunksPerRow = D * int(sizeof(KvT)) / 16;
   static constexpr int kRowsPerPass = kThreads / kChunksPerRow;
   static constexpr int kPasses = kKeysPerTile / kRowsPerPass;
+  static constexpr int kStageBytes = kKeysPerTile * D * int(sizeof(KvT));
   static constexpr int kTileBytes = kKeysPerTile * D * 2;
+  static_assert(std::is_same_v<KvT, bf16> || std::is_same_v<KvT, fp8>);
 };
+
+// Where chunk `chunk` of row `row` lands in a stage: the swizzled MMA layout for bf16, plain rows
+// for fp8 staging (read back only by the thread that copied it).
+template <int D, typename KvT>
+__device__ __forceinline__ uint32_t StageOffset(int row, int chunk) {
+  if constexpr (TileCopy<D, KvT>::kConverts)
+    return uint32_t(row * D + chunk * 16);
+  else
+    return TileOffset<D>(row, chunk);
+}
 
 // The physical block of each key row this thread copies for the tile starting at `key0`, loaded
 // one tile ahead of its use so the block-table read never stalls the copy.
-template <int D>
-__device__ __forceinline__ void LoadPages(int (&pages)[TileCopy<D>::kPasses],
+template <int D, typename KvT>
+__device__ __forceinline__ void LoadPages(int (&pages)[TileCopy<D, KvT>::kPasses],
                                           const int32_t* table_row, int key0, int key_end,
                                           int block_size, int tid) {
+  using C = TileCopy<D, KvT>;
 #pragma unroll
-  for (int i = 0; i < TileCopy<D>::kPasses; ++i) {
-    const int key = key0 + tid / TileCopy<D>::kChunksPerRow + i * TileCopy<D>::kRowsPerPass;
+  for (int i = 0; i < C::kPasses; ++i) {
+    const int key = key0 + tid / C::kChunksPerRow + i * C::kRowsPerPass;
     pages[i] = key < key_end ? __ldg(table_row + key / block_size) : 0;
   }
 }
@@ -134,26 +172,122 @@ __device__ __forceinline__ void LoadPages(int (&pages)[TileCopy<D>::kPasses],
 // Starts the copy of the K and V rows [key0, key0 + 64) into one stage; rows at or past
 // `key_end` are zero-filled (a zero V row times a zero probability stays zero; NaN garbage from
 // an unwritten slot would not).
-template <int D>
+template <int D, typename KvT>
 __device__ __forceinline__ void IssueKvTile(uint32_t k_stage, uint32_t v_stage,
-                                            const int (&pages)[TileCopy<D>::kPasses],
+                                            const int (&pages)[TileCopy<D, KvT>::kPasses],
                                             const KernelParams& p, int kv_head, int key0,
                                             int key_end, int tid) {
-  using C = TileCopy<D>;
+  using C = TileCopy<D, KvT>;
   const int chunk = tid % C::kChunksPerRow;
   const int64_t slot_stride = int64_t(p.num_kv_heads) * D;
+  const KvT* k_cache = static_cast<const KvT*>(p.k_cache);
+  const KvT* v_cache = static_cast<const KvT*>(p.v_cache);
 #pragma unroll
   for (int i = 0; i < C::kPasses; ++i) {
     const int row = tid / C::kChunksPerRow + i * C::kRowsPerPass;
     const int key = key0 + row;
     const bool valid = key < key_end;
     const int64_t slot = int64_t(pages[i]) * p.block_size + key % p.block_size;
-    const int64_t offset = valid ? slot * slot_stride + int64_t(kv_head) * D + chunk * 8 : 0;
-    const uint32_t dst = TileOffset<D>(row, chunk);
-    CpAsync16(k_stage + dst, p.k_cache + offset, valid);
-    CpAsync16(v_stage + dst, p.v_cache + offset, valid);
+    const int64_t offset =
+        valid ? slot * slot_stride + int64_t(kv_head) * D + chunk * (16 / int(sizeof(KvT))) : 0;
+    const uint32_t dst = StageOffset<D, KvT>(row, chunk);
+    CpAsync16(k_stage + dst, k_cache + offset, valid);
+    CpAsync16(v_stage + dst, v_cache + offset, valid);
   }
 }
+
+// fp8 only: converts the chunks this thread copied into the K and V stages (its own cp.async
+// group for them complete) into the bf16 tiles the MMAs read. The caller's barrier after this
+// publishes the tiles; the barrier that ended the previous tile freed them.
+template <int D, typename KvT>
+__device__ __forceinline__ void ConvertKvTile(uint32_t k_stage, uint32_t v_stage, uint32_t k_tile,
+                                              uint32_t v_tile, int tid) {
+  using C = TileCopy<D, KvT>;
+  const int chunk = tid % C::kChunksPerRow;
+#pragma unroll
+  for (int i = 0; i < C::kPasses; ++i) {
+    const int row = tid / C::kChunksPerRow + i * C::kRowsPerPass;
+    const uint32_t src = StageOffset<D, KvT>(row, chunk);
+    // 16 e4m3 values = bf16 chunks 2·chunk and 2·chunk + 1 of the row.
+    const uint32_t k_dst0 = k_tile + TileOffset<D>(row, 2 * chunk);
+    const uint32_t k_dst1 = k_tile + TileOffset<D>(row, 2 * chunk + 1);
+    const uint32_t v_dst0 = v_tile + TileOffset<D>(row, 2 * chunk);
+    const uint32_t v_dst1 = v_tile + TileOffset<D>(row, 2 * chunk + 1);
+#pragma unroll
+    for (int kv = 0; kv < 2; ++kv) {
+      // Shared-memory accesses stay in asm volatile: ordered after the cp.async wait.
+      uint32_t words[4];
+      asm volatile("ld.shared.v4.b32 {%0, %1, %2, %3}, [%4];\n"
+                   : "=r"(words[0]), "=r"(words[1]), "=r"(words[2]), "=r"(words[3])
+                   : "r"((kv == 0 ? k_stage : v_stage) + src));
+      uint32_t out[8];
+#pragma unroll
+      for (int w = 0; w < 4; ++w) {
+        out[2 * w] = Fp8x2ToBf16x2(words[w]);
+        out[2 * w + 1] = Fp8x2ToBf16x2(words[w] >> 16);
+      }
+      const uint32_t dst0 = kv == 0 ? k_dst0 : v_dst0, dst1 = kv == 0 ? k_dst1 : v_dst1;
+      asm volatile("st.shared.v4.b32 [%0], {%1, %2, %3, %4};\n" ::"r"(dst0), "r"(out[0]),
+                   "r"(out[1]), "r"(out[2]), "r"(out[3]));
+      asm volatile("st.shared.v4.b32 [%0], {%1, %2, %3, %4};\n" ::"r"(dst1), "r"(out[4]),
+                   "r"(out[5]), "r"(out[6]), "r"(out[7]));
+    }
+  }
+}
+
+// The scales a kernel applies for cache elements KvT: k_scale joins the score scale (log2
+// domain), v_scale the output normalisation. bf16 caches have neither (compile-time 1).
+template <typename KvT>
+struct KvScales {
+  float score_log2, out;
+  __device__ __forceinline__ explicit KvScales(const KernelParams& p) {
+    if constexpr (std::is_same_v<KvT, bf16>) {
+      score_log2 = p.scale_log2;
+      out = 1.0f;
+    } else {
+      score_log2 = p.scale_log2 * __ldg(p.k_scale);
+      out = __ldg(p.v_scale);
+    }
+  }
+};
+
+// The K/V part of a kernel's shared memory (after its Q rows): STAGES stages of K, then STAGES of
+// V, as stored; for fp8 then the converted bf16 K and V tiles. kBytes matches KvSmemBytes.
+template <int D, int STAGES, typename KvT>
+struct KvSmem {
+  using C = TileCopy<D, KvT>;
+  static constexpr int kBytes =
+      2 * STAGES * C::kStageBytes + (C::kConverts ? 2 * C::kTileBytes : 0);
+  uint32_t k_stages, v_stages, k_converted, v_converted;  // shared-memory addresses
+
+  __device__ __forceinline__ explicit KvSmem(const unsigned char* base) {
+    k_stages = SmemAddr(base);
+    v_stages = k_stages + STAGES * C::kStageBytes;
+    k_converted = v_stages + STAGES * C::kStageBytes;
+    v_converted = k_converted + C::kTileBytes;
+  }
+  __device__ __forceinline__ uint32_t KStage(int tile) const {
+    return k_stages + (tile % STAGES) * C::kStageBytes;
+  }
+  __device__ __forceinline__ uint32_t VStage(int tile) const {
+    return v_stages + (tile % STAGES) * C::kStageBytes;
+  }
+  // The bf16 tiles the MMAs read for tile `tile`: its stage (bf16) or the converted tile (fp8).
+  __device__ __forceinline__ uint32_t KTile(int tile) const {
+    return C::kConverts ? k_converted : KStage(tile);
+  }
+  __device__ __forceinline__ uint32_t VTile(int tile) const {
+    return C::kConverts ? v_converted : VStage(tile);
+  }
+  // Waits for this thread's copies of tile `tile` (STAGES - 1 later groups may stay in flight)
+  // and, for fp8, converts them. REQUIRES a barrier after it before the tiles are read, and one
+  // since the previous tile's last read.
+  __device__ __forceinline__ void Land(int tile, int tid) const {
+    CpAsyncWait<STAGES - 1>();
+    if constexpr (C::kConverts)
+      ConvertKvTile<D, KvT>(KStage(tile), VStage(tile), k_converted, v_converted, tid);
+  }
+};
 
 // Online-softmax step for the two rows (g, g + 8) of an m16 tile whose scores (log2 domain,
 // masked to -inf) are in s: rescales o and l to the new running max m, turns s into
@@ -206,14 +340,17 @@ __host__ __device__ __forceinline__ int KeysPerSplit(int num_keys, int num_split
 // CTA's 16 query rows are the group's heads (rows >= group are zero padding); warp w takes keys
 // [16w, 16w + 16) of every tile, and the four warps' states are merged at the end.
 
-template <int D, int STAGES>
+template <int D, int STAGES, typename KvT>
 __global__ void __launch_bounds__(kThreads) DecodeKernel(const KernelParams p) {
-  using C = TileCopy<D>;
-  constexpr int DT = D / 8;  // output n-tiles
+  using C = TileCopy<D, KvT>;
+  using Kv = KvSmem<D, STAGES, KvT>;
+  constexpr int DT = D / 8;        // output n-tiles
+  constexpr int kQChunks = D / 8;  // 16-byte chunks of a bf16 Q row
+  // The warps' merge reuses the K/V memory: f32 [kWarps][16][D] outputs, [kWarps][16] (m, l).
+  static_assert(Kv::kBytes >= kWarps * 16 * (D + 2) * 4);
   extern __shared__ __align__(16) unsigned char smem[];
   unsigned char* s_q = smem;              // [16][D] bf16
-  unsigned char* s_k = s_q + 16 * D * 2;  // [STAGES][64][D] bf16
-  unsigned char* s_v = s_k + STAGES * C::kTileBytes;
+  unsigned char* s_k = s_q + 16 * D * 2;  // K/V stages (KvSmem)
 
   const int split = blockIdx.x, kv_head = blockIdx.y, seq = blockIdx.z;
   const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
@@ -227,11 +364,13 @@ __global__ void __launch_bounds__(kThreads) DecodeKernel(const KernelParams p) {
   const int end = min(begin + keys_per_split, pos + 1);
   const int num_tiles = (end - begin + kKeysPerTile - 1) / kKeysPerTile;
   const int32_t* table_row = p.block_tables + int64_t(seq) * p.max_blocks_per_seq;
-  const uint32_t q_base = SmemAddr(s_q), k_base = SmemAddr(s_k), v_base = SmemAddr(s_v);
+  const uint32_t q_base = SmemAddr(s_q);
+  const Kv kv(s_k);
+  const KvScales<KvT> scales(p);
 
   // Q rows (group heads of this KV head), then the first STAGES - 1 tiles.
-  for (int idx = tid; idx < 16 * C::kChunksPerRow; idx += kThreads) {
-    const int row = idx / C::kChunksPerRow, chunk = idx % C::kChunksPerRow;
+  for (int idx = tid; idx < 16 * kQChunks; idx += kThreads) {
+    const int row = idx / kQChunks, chunk = idx % kQChunks;
     const bool valid = row < p.group;
     const bf16* src =
         p.q + (int64_t(token) * p.num_q_heads + kv_head * p.group + row) * D + chunk * 8;
@@ -241,13 +380,13 @@ __global__ void __launch_bounds__(kThreads) DecodeKernel(const KernelParams p) {
 #pragma unroll
   for (int st = 0; st < STAGES - 1; ++st) {
     if (st < num_tiles) {
-      LoadPages<D>(pages, table_row, begin + st * kKeysPerTile, end, p.block_size, tid);
-      IssueKvTile<D>(k_base + st * C::kTileBytes, v_base + st * C::kTileBytes, pages, p, kv_head,
-                     begin + st * kKeysPerTile, end, tid);
+      LoadPages<D, KvT>(pages, table_row, begin + st * kKeysPerTile, end, p.block_size, tid);
+      IssueKvTile<D, KvT>(kv.KStage(st), kv.VStage(st), pages, p, kv_head,
+                          begin + st * kKeysPerTile, end, tid);
     }
     CpAsyncCommit();  // Q travels in the first group
   }
-  LoadPages<D>(pages, table_row, begin + (STAGES - 1) * kKeysPerTile, end, p.block_size, tid);
+  LoadPages<D, KvT>(pages, table_row, begin + (STAGES - 1) * kKeysPerTile, end, p.block_size, tid);
 
   CpAsyncWait<STAGES - 2>();
   __syncthreads();
@@ -262,16 +401,15 @@ __global__ void __launch_bounds__(kThreads) DecodeKernel(const KernelParams p) {
   for (int t = 0; t < num_tiles; ++t) {
     const int next = t + STAGES - 1;
     if (next < num_tiles)
-      IssueKvTile<D>(k_base + (next % STAGES) * C::kTileBytes,
-                     v_base + (next % STAGES) * C::kTileBytes, pages, p, kv_head,
-                     begin + next * kKeysPerTile, end, tid);
+      IssueKvTile<D, KvT>(kv.KStage(next), kv.VStage(next), pages, p, kv_head,
+                          begin + next * kKeysPerTile, end, tid);
     CpAsyncCommit();
-    LoadPages<D>(pages, table_row, begin + (next + 1) * kKeysPerTile, end, p.block_size, tid);
-    CpAsyncWait<STAGES - 1>();
+    LoadPages<D, KvT>(pages, table_row, begin + (next + 1) * kKeysPerTile, end, p.block_size, tid);
+    kv.Land(t, tid);
     __syncthreads();
 
-    const uint32_t k_tile = k_base + (t % STAGES) * C::kTileBytes;
-    const uint32_t v_tile = v_base + (t % STAGES) * C::kTileBytes;
+    const uint32_t k_tile = kv.KTile(t);
+    const uint32_t v_tile = kv.VTile(t);
     const int key0 = begin + t * kKeysPerTile + warp * 16;
     float s[2][4] = {};
 #pragma unroll
@@ -287,7 +425,7 @@ __global__ void __launch_bounds__(kThreads) DecodeKernel(const KernelParams p) {
 #pragma unroll
       for (int e = 0; e < 4; ++e) {
         const int key = key0 + nt * 8 + (lane % 4) * 2 + (e & 1);
-        s[nt][e] = key < end ? s[nt][e] * p.scale_log2 : -INFINITY;
+        s[nt][e] = key < end ? s[nt][e] * scales.score_log2 : -INFINITY;
       }
     OnlineSoftmax(s, m, l, o);
     const uint32_t a[4] = {PackBf16(s[0][0], s[0][1]), PackBf16(s[0][2], s[0][3]),
@@ -348,10 +486,11 @@ __global__ void __launch_bounds__(kThreads) DecodeKernel(const KernelParams p) {
       const float total = fmaxf(mx, sink);
       const float scale = Exp2(mx - total);
       const float denom = sum * scale + Exp2(sink - total);
-      p.out[out_row * D + c] = __float2bfloat16_rn(acc * scale / denom);
+      p.out[out_row * D + c] = __float2bfloat16_rn(acc * scale * scales.out / denom);
     } else {
+      // Partials carry v_scale: the combine is linear in them.
       const int64_t part = out_row * p.num_splits + split;
-      p.ws_out[part * D + c] = acc / sum;
+      p.ws_out[part * D + c] = acc / sum * scales.out;
       if (c == 0) p.ws_ml[part] = make_float2(mx, sum);
     }
   }
@@ -388,17 +527,18 @@ __global__ void __launch_bounds__(D) SplitCombineKernel(const KernelParams p) {
 // [16·MT·w, 16·MT·(w+1)). Every warp walks the same key tiles, from the first key any of the
 // CTA's tokens sees to the last. Masking runs only on tiles some token sees in part.
 
-template <int D, int MT, int STAGES>
+template <int D, int MT, int STAGES, typename KvT>
 __global__ void __launch_bounds__(kThreads)
     PrefillKernel(const KernelParams p, int skip_single_token_seqs) {
-  using C = TileCopy<D>;
+  using C = TileCopy<D, KvT>;
+  using Kv = KvSmem<D, STAGES, KvT>;
   constexpr int ROWS = kWarps * MT * 16;
   constexpr int NT = kKeysPerTile / 8;  // score n-tiles
   constexpr int DT = D / 8;             // output n-tiles
+  constexpr int kQChunks = D / 8;       // 16-byte chunks of a bf16 Q row
   extern __shared__ __align__(16) unsigned char smem[];
-  unsigned char* s_q = smem;  // [ROWS][D] bf16
-  unsigned char* s_k = s_q + ROWS * D * 2;
-  unsigned char* s_v = s_k + STAGES * C::kTileBytes;
+  unsigned char* s_q = smem;                // [ROWS][D] bf16
+  unsigned char* s_k = s_q + ROWS * D * 2;  // K/V stages (KvSmem)
   __shared__ int s_range[4];  // min first key, max position, max first key, min position
 
   const int seq = blockIdx.y, kv_head = blockIdx.z;
@@ -416,9 +556,11 @@ __global__ void __launch_bounds__(kThreads)
     s_range[2] = INT_MIN;
     s_range[3] = INT_MAX;
   }
-  const uint32_t q_base = SmemAddr(s_q), k_base = SmemAddr(s_k), v_base = SmemAddr(s_v);
-  for (int idx = tid; idx < ROWS * C::kChunksPerRow; idx += kThreads) {
-    const int row = idx / C::kChunksPerRow, chunk = idx % C::kChunksPerRow;
+  const uint32_t q_base = SmemAddr(s_q);
+  const Kv kv(s_k);
+  const KvScales<KvT> scales(p);
+  for (int idx = tid; idx < ROWS * kQChunks; idx += kThreads) {
+    const int row = idx / kQChunks, chunk = idx % kQChunks;
     const int tok = row / p.group;
     const bool valid = tok < num_tok;
     const bf16* src =
@@ -458,13 +600,13 @@ __global__ void __launch_bounds__(kThreads)
 #pragma unroll
   for (int st = 0; st < STAGES - 1; ++st) {
     if (st < num_tiles) {
-      LoadPages<D>(pages, table_row, begin + st * kKeysPerTile, end, p.block_size, tid);
-      IssueKvTile<D>(k_base + st * C::kTileBytes, v_base + st * C::kTileBytes, pages, p, kv_head,
-                     begin + st * kKeysPerTile, end, tid);
+      LoadPages<D, KvT>(pages, table_row, begin + st * kKeysPerTile, end, p.block_size, tid);
+      IssueKvTile<D, KvT>(kv.KStage(st), kv.VStage(st), pages, p, kv_head,
+                          begin + st * kKeysPerTile, end, tid);
     }
     CpAsyncCommit();  // Q travels in the first group
   }
-  LoadPages<D>(pages, table_row, begin + (STAGES - 1) * kKeysPerTile, end, p.block_size, tid);
+  LoadPages<D, KvT>(pages, table_row, begin + (STAGES - 1) * kKeysPerTile, end, p.block_size, tid);
   CpAsyncWait<STAGES - 2>();
   __syncthreads();
   uint32_t qf[MT][D / 16][4];
@@ -485,16 +627,15 @@ __global__ void __launch_bounds__(kThreads)
   for (int t = 0; t < num_tiles; ++t) {
     const int next = t + STAGES - 1;
     if (next < num_tiles)
-      IssueKvTile<D>(k_base + (next % STAGES) * C::kTileBytes,
-                     v_base + (next % STAGES) * C::kTileBytes, pages, p, kv_head,
-                     begin + next * kKeysPerTile, end, tid);
+      IssueKvTile<D, KvT>(kv.KStage(next), kv.VStage(next), pages, p, kv_head,
+                          begin + next * kKeysPerTile, end, tid);
     CpAsyncCommit();
-    LoadPages<D>(pages, table_row, begin + (next + 1) * kKeysPerTile, end, p.block_size, tid);
-    CpAsyncWait<STAGES - 1>();
+    LoadPages<D, KvT>(pages, table_row, begin + (next + 1) * kKeysPerTile, end, p.block_size, tid);
+    kv.Land(t, tid);
     __syncthreads();
 
-    const uint32_t k_tile = k_base + (t % STAGES) * C::kTileBytes;
-    const uint32_t v_tile = v_base + (t % STAGES) * C::kTileBytes;
+    const uint32_t k_tile = kv.KTile(t);
+    const uint32_t v_tile = kv.VTile(t);
     const int key0 = begin + t * kKeysPerTile;
     float s[MT][NT][4] = {};
 #pragma unroll
@@ -520,7 +661,7 @@ __global__ void __launch_bounds__(kThreads)
           const int key = key0 + nt * 8 + (lane % 4) * 2 + (e & 1);
           const bool visible =
               whole_tile || (key >= row_first[mt][e / 2] && key <= row_last[mt][e / 2]);
-          s[mt][nt][e] = visible ? s[mt][nt][e] * p.scale_log2 : -INFINITY;
+          s[mt][nt][e] = visible ? s[mt][nt][e] * scales.score_log2 : -INFINITY;
         }
       OnlineSoftmax(s[mt], m[mt], l[mt], o[mt]);
     }
@@ -564,7 +705,7 @@ __global__ void __launch_bounds__(kThreads)
       const float sink = p.sinks ? p.sinks[head] * kLog2e : -INFINITY;
       const float total = fmaxf(m[mt][h], sink);
       const float scale = Exp2(m[mt][h] - total);
-      const float inv = scale / (sum * scale + Exp2(sink - total));
+      const float inv = scale * scales.out / (sum * scale + Exp2(sink - total));
       bf16* dst = p.out + (int64_t(tok0 + tok) * p.num_q_heads + head) * D + (lane % 4) * 2;
 #pragma unroll
       for (int dt = 0; dt < DT; ++dt)
@@ -578,31 +719,51 @@ __global__ void __launch_bounds__(kThreads)
 
 constexpr int PrefillTilesPerWarp(int head_dim) { return head_dim == 64 ? 2 : 1; }
 
-size_t DecodeSmemBytes(int head_dim, int stages) {
-  return size_t(16) * head_dim * 2 + size_t(2) * stages * kKeysPerTile * head_dim * 2;
+bool IsFp8(PagedKvDType cache_dtype) { return cache_dtype == PagedKvDType::kFp8E4M3; }
+
+// KvSmem<D, stages, KvT>::kBytes on the host.
+size_t KvSmemBytes(int head_dim, int stages, PagedKvDType cache_dtype) {
+  const size_t tile = size_t(kKeysPerTile) * head_dim * 2;  // bf16
+  return IsFp8(cache_dtype) ? size_t(2) * stages * (tile / 2) + 2 * tile
+                            : size_t(2) * stages * tile;
 }
-size_t PrefillSmemBytes(int head_dim, int stages) {
+size_t DecodeSmemBytes(int head_dim, int stages, PagedKvDType cache_dtype) {
+  return size_t(16) * head_dim * 2 + KvSmemBytes(head_dim, stages, cache_dtype);
+}
+size_t PrefillSmemBytes(int head_dim, int stages, PagedKvDType cache_dtype) {
   return size_t(kWarps) * PrefillTilesPerWarp(head_dim) * 16 * head_dim * 2 +
-         size_t(2) * stages * kKeysPerTile * head_dim * 2;
+         KvSmemBytes(head_dim, stages, cache_dtype);
 }
 
 // The deepest pipeline (3 or 2 stages) whose shared memory fits the device; 0 if none.
-int PickStages(size_t (*bytes)(int, int), int head_dim, int smem_limit) {
+int PickStages(size_t (*bytes)(int, int, PagedKvDType), const PagedAttentionShape& shape,
+               int smem_limit) {
   for (int stages = 3; stages >= 2; --stages)
-    if (bytes(head_dim, stages) <= size_t(smem_limit)) return stages;
+    if (bytes(shape.head_dim, stages, shape.cache_dtype) <= size_t(smem_limit)) return stages;
   return 0;
 }
 
 using KernelFn = void (*)(const KernelParams);
 using PrefillFn = void (*)(const KernelParams, int);
 
+template <typename KvT>
 KernelFn DecodeKernelFor(int head_dim, int stages) {
-  if (head_dim == 64) return stages == 3 ? DecodeKernel<64, 3> : DecodeKernel<64, 2>;
-  return stages == 3 ? DecodeKernel<128, 3> : DecodeKernel<128, 2>;
+  if (head_dim == 64) return stages == 3 ? DecodeKernel<64, 3, KvT> : DecodeKernel<64, 2, KvT>;
+  return stages == 3 ? DecodeKernel<128, 3, KvT> : DecodeKernel<128, 2, KvT>;
 }
+KernelFn DecodeKernelFor(const PagedAttentionShape& shape, int stages) {
+  return IsFp8(shape.cache_dtype) ? DecodeKernelFor<fp8>(shape.head_dim, stages)
+                                  : DecodeKernelFor<bf16>(shape.head_dim, stages);
+}
+template <typename KvT>
 PrefillFn PrefillKernelFor(int head_dim, int stages) {
-  if (head_dim == 64) return stages == 3 ? PrefillKernel<64, 2, 3> : PrefillKernel<64, 2, 2>;
-  return stages == 3 ? PrefillKernel<128, 1, 3> : PrefillKernel<128, 1, 2>;
+  if (head_dim == 64)
+    return stages == 3 ? PrefillKernel<64, 2, 3, KvT> : PrefillKernel<64, 2, 2, KvT>;
+  return stages == 3 ? PrefillKernel<128, 1, 3, KvT> : PrefillKernel<128, 1, 2, KvT>;
+}
+PrefillFn PrefillKernelFor(const PagedAttentionShape& shape, int stages) {
+  return IsFp8(shape.cache_dtype) ? PrefillKernelFor<fp8>(shape.head_dim, stages)
+                                  : PrefillKernelFor<bf16>(shape.head_dim, stages);
 }
 
 Status CheckShape(const PagedAttentionShape& s) {
@@ -623,6 +784,9 @@ Status CheckShape(const PagedAttentionShape& s) {
     return InvalidArgument("paged attention: num_seqs {} (at most 65535)", s.num_seqs);
   if (s.sliding_window < 0)
     return InvalidArgument("paged attention: sliding_window {}", s.sliding_window);
+  if (s.cache_dtype != PagedKvDType::kBf16 && s.cache_dtype != PagedKvDType::kFp8E4M3)
+    return InvalidArgument("paged attention: KV cache dtype {} unsupported (bf16 or fp8 e4m3)",
+                           int(s.cache_dtype));
   return OkStatus();
 }
 
@@ -676,24 +840,22 @@ StatusOr<PagedAttentionPlan> PlanPagedAttentionWith(const DeviceInfo& device,
   // Pipeline depth from the device's shared-memory limit; the kernels' dynamic shared-memory
   // limit is raised here, once, so launches make no attribute calls.
   if (variant != PagedAttentionVariant::kDecodeSplitKv) {
-    plan.prefill_stages = PickStages(PrefillSmemBytes, shape.head_dim, limit);
+    plan.prefill_stages = PickStages(PrefillSmemBytes, shape, limit);
     if (plan.prefill_stages == 0)
       return InvalidArgument("paged attention: head_dim {} needs more shared memory than {}",
                              shape.head_dim, limit);
-    ATOM_CUDA_RETURN_IF_ERROR(
-        cudaFuncSetAttribute(PrefillKernelFor(shape.head_dim, plan.prefill_stages),
-                             cudaFuncAttributeMaxDynamicSharedMemorySize,
-                             int(PrefillSmemBytes(shape.head_dim, plan.prefill_stages))));
+    ATOM_CUDA_RETURN_IF_ERROR(cudaFuncSetAttribute(
+        PrefillKernelFor(shape, plan.prefill_stages), cudaFuncAttributeMaxDynamicSharedMemorySize,
+        int(PrefillSmemBytes(shape.head_dim, plan.prefill_stages, shape.cache_dtype))));
   }
   if (variant != PagedAttentionVariant::kPrefillMma) {
-    plan.decode_stages = PickStages(DecodeSmemBytes, shape.head_dim, limit);
+    plan.decode_stages = PickStages(DecodeSmemBytes, shape, limit);
     if (plan.decode_stages == 0)
       return InvalidArgument("paged attention: head_dim {} needs more shared memory than {}",
                              shape.head_dim, limit);
-    ATOM_CUDA_RETURN_IF_ERROR(
-        cudaFuncSetAttribute(DecodeKernelFor(shape.head_dim, plan.decode_stages),
-                             cudaFuncAttributeMaxDynamicSharedMemorySize,
-                             int(DecodeSmemBytes(shape.head_dim, plan.decode_stages))));
+    ATOM_CUDA_RETURN_IF_ERROR(cudaFuncSetAttribute(
+        DecodeKernelFor(shape, plan.decode_stages), cudaFuncAttributeMaxDynamicSharedMemorySize,
+        int(DecodeSmemBytes(shape.head_dim, plan.decode_stages, shape.cache_dtype))));
   }
   return plan;
 }
@@ -711,13 +873,12 @@ StatusOr<PagedAttentionPlan> PlanPagedAttention(const DeviceInfo& device,
   int num_splits = 1;
   if (variant != PagedAttentionVariant::kPrefillMma) {
     // One wave of decode CTAs over the SMs, each split keeping kMinKeysPerSplit keys or more.
-    const int stages =
-        PickStages(DecodeSmemBytes, shape.head_dim, device.max_shared_memory_per_block_optin);
+    const int stages = PickStages(DecodeSmemBytes, shape, device.max_shared_memory_per_block_optin);
     if (stages == 0)
       return InvalidArgument("paged attention: head_dim {} needs more shared memory than {}",
                              shape.head_dim, device.max_shared_memory_per_block_optin);
-    const KernelFn kernel = DecodeKernelFor(shape.head_dim, stages);
-    const size_t smem = DecodeSmemBytes(shape.head_dim, stages);
+    const KernelFn kernel = DecodeKernelFor(shape, stages);
+    const size_t smem = DecodeSmemBytes(shape.head_dim, stages, shape.cache_dtype);
     ATOM_CUDA_RETURN_IF_ERROR(
         cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(smem)));
     int ctas_per_sm = 0;
@@ -752,6 +913,8 @@ Status PagedAttention(const PagedAttentionArgs& args, const PagedAttentionPlan& 
     return InvalidArgument("paged attention: out null or misaligned");
   if (!args.query_start || !args.positions || !args.block_tables)
     return InvalidArgument("paged attention: metadata arrays must be device pointers, not null");
+  if (IsFp8(s.cache_dtype) && (!args.k_scale || !args.v_scale))
+    return InvalidArgument("paged attention: an fp8 KV cache needs k_scale and v_scale");
   if (plan.workspace_bytes > 0 &&
       (!workspace || workspace_bytes < plan.workspace_bytes || misaligned(workspace)))
     return InvalidArgument("paged attention: workspace of {} bytes, the plan needs {}",
@@ -764,6 +927,8 @@ Status PagedAttention(const PagedAttentionArgs& args, const PagedAttentionPlan& 
   kp.sinks = args.sinks;
   kp.out = args.out;
   kp.scale_log2 = args.scale * kLog2e;
+  kp.k_scale = args.k_scale;
+  kp.v_scale = args.v_scale;
   kp.query_start = args.query_start;
   kp.positions = args.positions;
   kp.block_tables = args.block_tables;
@@ -785,8 +950,8 @@ Status PagedAttention(const PagedAttentionArgs& args, const PagedAttentionPlan& 
   if ((run_prefill && plan.prefill_stages == 0) || (run_decode && plan.decode_stages == 0))
     return InvalidArgument("paged attention: plan not made by PlanPagedAttention");
   if (run_prefill) {
-    const PrefillFn kernel = PrefillKernelFor(s.head_dim, plan.prefill_stages);
-    const size_t smem = PrefillSmemBytes(s.head_dim, plan.prefill_stages);
+    const PrefillFn kernel = PrefillKernelFor(s, plan.prefill_stages);
+    const size_t smem = PrefillSmemBytes(s.head_dim, plan.prefill_stages, s.cache_dtype);
     const int rows = kWarps * PrefillTilesPerWarp(s.head_dim) * 16;
     const int tokens_per_cta = rows / kp.group;
     const int max_q = std::max(1, std::min(s.max_query_len, s.num_tokens));
@@ -795,8 +960,8 @@ Status PagedAttention(const PagedAttentionArgs& args, const PagedAttentionPlan& 
     ATOM_RETURN_IF_ERROR(LastLaunchStatus("PagedAttention prefill kernel"));
   }
   if (run_decode) {
-    const KernelFn kernel = DecodeKernelFor(plan.shape.head_dim, plan.decode_stages);
-    const size_t smem = DecodeSmemBytes(s.head_dim, plan.decode_stages);
+    const KernelFn kernel = DecodeKernelFor(s, plan.decode_stages);
+    const size_t smem = DecodeSmemBytes(s.head_dim, plan.decode_stages, s.cache_dtype);
     const dim3 grid(plan.num_splits, s.num_kv_heads, s.num_seqs);
     kernel<<<grid, kThreads, smem, stream>>>(kp);
     ATOM_RETURN_IF_ERROR(LastLaunchStatus("PagedAttention decode kernel"));

@@ -10,13 +10,20 @@
 //
 // Differences from the CPU contract (dtypes and memory only):
 //   q, out:                   bf16 [T, Hq, d]   (CPU: f32); out is rounded once from f32 math
-//   key_cache, value_cache:   bf16 [num_blocks, block_size, Hkv, d]   (CPU: f32)
+//   key_cache, value_cache:   [num_blocks, block_size, Hkv, d] of bf16, or of fp8 e4m3fn with a
+//                             per-layer (k_scale, v_scale): value = stored · scale   (CPU: f32)
 //   sinks:                    f32 [Hq] on the device, or null   (CPU: bf16 host tensor)
 //   metadata arrays:          device pointers (fixed buffers: a decode step can be graph-captured)
 // Softmax probabilities are rounded to bf16 before the P·V product (tensor-core inputs), so
-// results match the f32 reference to about 1e-3..1e-2 relative (bf16 output).
+// results match the f32 reference to about 1e-3..1e-2 relative (bf16 output). An fp8 cache is read
+// exactly (every e4m3 value is a bf16 value) and its scales are applied in f32 outside the tensor
+// cores (k_scale with the score scale, v_scale with the output normalisation), so against the
+// reference fed the dequantised values the error is the bf16 path's; the quantisation error
+// itself is the writer's (RopeWriteKvFp8).
 //
-// Variants (all portable, sm_80+, mma.sync m16n8k16 bf16 with f32 accumulation):
+// Variants (all portable, sm_80+, mma.sync m16n8k16 bf16 with f32 accumulation; each for a bf16
+// or an fp8 cache, whose 64-key tiles are staged as stored — half the bytes — and converted to
+// bf16 in shared memory before the MMAs):
 //   kDecodeSplitKv: sequences with one query token. One CTA per (split, KV head, sequence) takes
 //     the `group` = Hq / Hkv query heads of that KV head together (K and V are read once for
 //     them), four warps share each 64-key tile; a long context is cut into `num_splits` ranges
@@ -29,10 +36,11 @@
 // Sliding-window layers start each CTA's key loop at the window's first key, so their cost is
 // proportional to the window, not the context.
 //
-// Limits (InvalidArgument otherwise): head_dim 64 or 128; Hq % Hkv == 0; block_size >= 1 (any
-// value: pages are addressed per key row); q, caches and out 16-byte aligned; num_seqs <= 65535;
-// 1..256 splits. kDecodeSplitKv needs group <= 16 (else kPrefillMma serves decodes too);
-// kPrefillMma needs group <= 64. No Hopper-only (wgmma/TMA) variant yet: sm_90 runs these.
+// Limits (InvalidArgument otherwise): head_dim 64 or 128; cache dtype bf16 or fp8 e4m3 (fp8 with
+// both scale pointers); Hq % Hkv == 0; block_size >= 1 (any value: pages are addressed per key
+// row); q, caches and out 16-byte aligned; num_seqs <= 65535; 1..256 splits. kDecodeSplitKv needs
+// group <= 16 (else kPrefillMma serves decodes too); kPrefillMma needs group <= 64. No Hopper-only
+// (wgmma/TMA) variant yet: sm_90 runs these.
 //
 // The launchers do no host synchronisation and no allocation: they can be captured in a CUDA
 // graph. Split-KV scratch comes from the caller (PagedAttentionPlan::workspace_bytes). Grids
@@ -53,6 +61,10 @@ namespace atom::cuda {
 
 enum class PagedAttentionVariant { kDecodeSplitKv, kPrefillMma, kMixed };
 
+// The KV cache's element type (DType::kBF16 / kF8E4M3; core/dtype.h is C++20, this header is
+// also CUDA C++17).
+enum class PagedKvDType { kBf16, kFp8E4M3 };
+
 // "decode_split_kv", "prefill_mma", "mixed": for logs.
 const char* PagedAttentionVariantName(PagedAttentionVariant variant);
 
@@ -65,7 +77,8 @@ struct PagedAttentionShape {
   int head_dim = 0;      // d
   int block_size = 0;
   int max_blocks_per_seq = 0;
-  int sliding_window = 0;  // > 0: window W; 0: full causal
+  int sliding_window = 0;                          // > 0: window W; 0: full causal
+  PagedKvDType cache_dtype = PagedKvDType::kBf16;  // of key_cache and value_cache
   // Scheduler hints: the longest query (tokens of one sequence in this step) and the longest
   // context (seq_len) in the batch; a graph bucket's maxima are fine. max_query_len must be an
   // upper bound (it sizes the prefill grid; 0 means num_tokens), and max_query_len == 1 promises
@@ -108,11 +121,16 @@ size_t PagedAttentionWorkspaceBytes(const PagedAttentionShape& shape, int num_sp
 
 // The device arrays of one step (see ops::AttentionMetadata) and the tensors.
 struct PagedAttentionArgs {
-  const __nv_bfloat16* q = nullptr;            // [T, Hq, d]
-  const __nv_bfloat16* key_cache = nullptr;    // [num_blocks, block_size, Hkv, d]
-  const __nv_bfloat16* value_cache = nullptr;  // [num_blocks, block_size, Hkv, d]
-  const float* sinks = nullptr;                // [Hq] or null
-  __nv_bfloat16* out = nullptr;                // [T, Hq, d]; must not alias q or the caches
+  const __nv_bfloat16* q = nullptr;  // [T, Hq, d]
+  // [num_blocks, block_size, Hkv, d] of the plan's shape.cache_dtype (bf16 or fp8 e4m3 bytes).
+  const void* key_cache = nullptr;
+  const void* value_cache = nullptr;
+  // fp8 caches only (ignored for bf16): the layer's scales, one f32 each in device memory, read
+  // by the kernels at run time (as RopeWriteKvFp8 reads them, so a captured graph follows them).
+  const float* k_scale = nullptr;
+  const float* v_scale = nullptr;
+  const float* sinks = nullptr;  // [Hq] or null
+  __nv_bfloat16* out = nullptr;  // [T, Hq, d]; must not alias q or the caches
   float scale = 1.0f;
   const int32_t* query_start = nullptr;   // [S + 1]
   const int32_t* seq_lens = nullptr;      // [S] (not read; kept for the contract's shape)

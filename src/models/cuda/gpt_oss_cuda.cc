@@ -77,6 +77,7 @@ struct Layer {
   DeviceBuffer router_weight;               // bf16 [E, D]
   DeviceBuffer router_bias;                 // f32 [E]
   cuda::MoeExpertsOnDevice experts;
+  DeviceBuffer kv_scales;  // fp8 KV cache only: f32 [2] = k_scale, v_scale (value = stored · scale)
   int sliding_window = 0;
 };
 
@@ -91,7 +92,8 @@ class GptOssCuda final : public Model {
     if (stream_ != nullptr) cudaStreamDestroy(stream_);
   }
 
-  Status Load(int max_num_batched_tokens, bool enforce_eager, const ops::EnvLookup& env);
+  Status Load(int max_num_batched_tokens, bool enforce_eager, DType kv_cache_dtype,
+              const ops::EnvLookup& env);
 
   const ModelConfig& config() const override { return config_; }
   KvCacheSpec kv_cache_spec() const override;
@@ -157,6 +159,7 @@ class GptOssCuda final : public Model {
   cuda::MoeVariant moe_few_tokens_ = cuda::MoeVariant::kStream;  // the selected MoE kernel
   float rope_scale_ = 1.0f;
   uint64_t weight_bytes_ = 0;
+  DType kv_cache_dtype_ = DType::kBF16;  // kBF16 or kF8E4M3 (--kv-cache-dtype)
 
   DeviceBuffer embed_tokens_, final_norm_, lm_head_, inv_freq_;
   std::vector<Layer> layers_;
@@ -197,9 +200,13 @@ Status GptOssCuda::UploadStep(DeviceBuffer& buffer, const T* host, size_t n) {
   return OkStatus();
 }
 
-Status GptOssCuda::Load(int max_num_batched_tokens, bool enforce_eager,
+Status GptOssCuda::Load(int max_num_batched_tokens, bool enforce_eager, DType kv_cache_dtype,
                         const ops::EnvLookup& env) {
   use_graphs_ = !enforce_eager;
+  if (kv_cache_dtype != DType::kBF16 && kv_cache_dtype != DType::kF8E4M3)
+    return InvalidArgument("gpt-oss on CUDA: KV cache dtype {} (bf16 or fp8_e4m3)",
+                           DTypeName(kv_cache_dtype));
+  kv_cache_dtype_ = kv_cache_dtype;
   const ModelConfig& c = config_;
   const int64_t V = c.vocab_size, D = c.hidden_size;
   ATOM_CUDA_RETURN_IF_ERROR(cudaGetDevice(&device_.index));
@@ -242,6 +249,12 @@ Status GptOssCuda::Load(int max_num_batched_tokens, bool enforce_eager,
     ATOM_ASSIGN_OR_RETURN(l.router_bias, UploadAsF32(w.router_bias));
     ATOM_ASSIGN_OR_RETURN(l.experts, cuda::UploadMoeExperts(w.experts, stream_));
     l.sliding_window = w.sliding_window;
+    if (kv_cache_dtype_ == DType::kF8E4M3) {
+      // Uncalibrated scales, as vLLM's default: 1.0 (models/kv_cache_dtype.h says why).
+      const float scales[2] = {1.0f, 1.0f};
+      ATOM_ASSIGN_OR_RETURN(l.kv_scales,
+                            Upload(Tensor(const_cast<float*>(scales), DType::kF32, {2})));
+    }
     for (const DeviceBuffer* b :
          {&l.input_norm, &l.post_attn_norm, &l.qkv_weight, &l.qkv_bias, &l.o_weight, &l.o_bias,
           &l.sinks, &l.router_weight, &l.router_bias})
@@ -258,7 +271,7 @@ Status GptOssCuda::Load(int max_num_batched_tokens, bool enforce_eager,
       layers_.empty() || layers_[0].experts.view().format == cuda::MoeExpertFormat::kMxfp4;
   ctx.head_dim = int(c.head_dim);
   ctx.q_heads_per_kv_head = int(c.num_attention_heads / c.num_key_value_heads);
-  ctx.kv_cache_dtype = DType::kBF16;
+  ctx.kv_cache_dtype = kv_cache_dtype_;
   ATOM_ASSIGN_OR_RETURN(ops::CudaKernelSelection selection, ops::SelectCudaKernels(ctx, env));
   choices_ = std::move(selection.choices);
   switch (selection.kernels.moe_experts) {
@@ -282,12 +295,14 @@ Status GptOssCuda::Load(int max_num_batched_tokens, bool enforce_eager,
   }
   ATOM_RETURN_IF_ERROR(ReserveStep(max_num_batched_tokens, std::min(max_num_batched_tokens, 256)));
   ATOM_CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(stream_));
-  ATOM_LOG_INFO("gpt-oss on {}: {:.2f} GB of weights on the device ({} experts), decode {}",
-                DeviceName(device_), double(weight_bytes_) / 1e9,
-                layers_.empty() || layers_[0].experts.view().format == cuda::MoeExpertFormat::kMxfp4
-                    ? "MXFP4, kept 4-bit"
-                    : "bf16",
-                use_graphs_ ? "as CUDA graphs" : "eager (--enforce-eager)");
+  ATOM_LOG_INFO(
+      "gpt-oss on {}: {:.2f} GB of weights on the device ({} experts), {} KV cache, "
+      "decode {}",
+      DeviceName(device_), double(weight_bytes_) / 1e9,
+      layers_.empty() || layers_[0].experts.view().format == cuda::MoeExpertFormat::kMxfp4
+          ? "MXFP4, kept 4-bit"
+          : "bf16",
+      DTypeName(kv_cache_dtype_), use_graphs_ ? "as CUDA graphs" : "eager (--enforce-eager)");
   return OkStatus();
 }
 
@@ -296,7 +311,7 @@ KvCacheSpec GptOssCuda::kv_cache_spec() const {
   spec.num_layers = int(config_.num_hidden_layers);
   spec.num_kv_heads = int(config_.num_key_value_heads);
   spec.head_dim = int(config_.head_dim);
-  spec.dtype = DType::kBF16;
+  spec.dtype = kv_cache_dtype_;
   spec.device = device_;
   for (const Layer& l : layers_) spec.sliding_window.push_back(l.sliding_window);
   return spec;
@@ -308,8 +323,8 @@ ModelSummary GptOssCuda::summary() const {
   s.expert_format =
       layers_.empty() || layers_[0].experts.view().format == cuda::MoeExpertFormat::kMxfp4 ? "mxfp4"
                                                                                            : "bf16";
-  s.kv_bytes_per_token =
-      uint64_t(2) * config_.num_hidden_layers * config_.num_key_value_heads * config_.head_dim * 2;
+  s.kv_bytes_per_token = uint64_t(2) * config_.num_hidden_layers * config_.num_key_value_heads *
+                         config_.head_dim * DTypeBits(kv_cache_dtype_) / 8;
   return s;
 }
 
@@ -351,6 +366,8 @@ StatusOr<GptOssCuda::StepShape> GptOssCuda::PlanStep(int64_t tokens, int64_t seq
   shape.max_blocks_per_seq = max_blocks_per_seq;
   shape.max_query_len = max_query_len;
   shape.max_seq_len = max_seq_len;
+  shape.cache_dtype =
+      kv_cache_dtype_ == DType::kF8E4M3 ? cuda::PagedKvDType::kFp8E4M3 : cuda::PagedKvDType::kBf16;
   ATOM_ASSIGN_OR_RETURN(step.full, cuda::PlanPagedAttention(info_, shape));
   size_t workspace = step.full.workspace_bytes;
   if (config_.sliding_window > 0) {
@@ -379,15 +396,26 @@ Status GptOssCuda::Attention(const Layer& l, const Tensor& cache_k, const Tensor
   rope.num_kv_heads = Hkv;
   rope.head_dim = d;
   rope.num_slots = cache_k.dim(0) * cache_k.dim(1);
-  ATOM_RETURN_IF_ERROR(cuda::RopeWriteKvBf16(
-      As<__nv_bfloat16>(qkv_), As<int32_t>(positions_), As<int64_t>(slot_mapping_),
-      As<float>(inv_freq_), rope_scale_, rope, As<__nv_bfloat16>(q_),
-      cache_k.data_as<__nv_bfloat16>(), cache_v.data_as<__nv_bfloat16>(), stream_));
+  const bool fp8_cache = kv_cache_dtype_ == DType::kF8E4M3;
+  const float* k_scale = fp8_cache ? As<float>(l.kv_scales) : nullptr;
+  const float* v_scale = fp8_cache ? As<float>(l.kv_scales) + 1 : nullptr;
+  if (fp8_cache)
+    ATOM_RETURN_IF_ERROR(cuda::RopeWriteKvFp8(
+        As<__nv_bfloat16>(qkv_), As<int32_t>(positions_), As<int64_t>(slot_mapping_),
+        As<float>(inv_freq_), rope_scale_, rope, As<__nv_bfloat16>(q_), cache_k.data_as<uint8_t>(),
+        cache_v.data_as<uint8_t>(), k_scale, v_scale, stream_));
+  else
+    ATOM_RETURN_IF_ERROR(cuda::RopeWriteKvBf16(
+        As<__nv_bfloat16>(qkv_), As<int32_t>(positions_), As<int64_t>(slot_mapping_),
+        As<float>(inv_freq_), rope_scale_, rope, As<__nv_bfloat16>(q_),
+        cache_k.data_as<__nv_bfloat16>(), cache_v.data_as<__nv_bfloat16>(), stream_));
   Mark("rope_write_kv");
   cuda::PagedAttentionArgs args;
   args.q = As<__nv_bfloat16>(q_);
-  args.key_cache = cache_k.data_as<__nv_bfloat16>();
-  args.value_cache = cache_v.data_as<__nv_bfloat16>();
+  args.key_cache = cache_k.data();
+  args.value_cache = cache_v.data();
+  args.k_scale = k_scale;
+  args.v_scale = v_scale;
   args.sinks = As<float>(l.sinks);
   args.out = As<__nv_bfloat16>(attn_);
   args.scale = 1.0f / std::sqrt(float(d));
@@ -470,9 +498,9 @@ Status GptOssCuda::Forward(const ForwardBatch& batch, const KvCacheView& cache,
       cache.value.size() != cache.key.size())
     return Internal("KV cache has {} layers, the model {}", cache.key.size(),
                     config_.num_hidden_layers);
-  if (cache.key[0].device() != device_ || cache.key[0].dtype() != DType::kBF16)
-    return Internal("KV cache is {}, the model needs bf16 on {}", cache.key[0].ToString(),
-                    DeviceName(device_));
+  if (cache.key[0].device() != device_ || cache.key[0].dtype() != kv_cache_dtype_)
+    return Internal("KV cache is {}, the model was loaded for {} on {}", cache.key[0].ToString(),
+                    DTypeName(kv_cache_dtype_), DeviceName(device_));
   ATOM_CUDA_RETURN_IF_ERROR(cudaSetDevice(device_.index));
   // Graphs hold the cache's addresses too: another cache (a new engine) starts a new epoch.
   if (cache.key[0].data() != graphs_cache_) {
@@ -618,10 +646,12 @@ Status GptOssCuda::ForwardDecodeGraph(const ForwardBatch& batch, const KvCacheVi
 
 StatusOr<std::unique_ptr<Model>> CreateGptOssCuda(ModelConfig config, Checkpoint checkpoint,
                                                   int max_num_batched_tokens, bool enforce_eager,
+                                                  DType kv_cache_dtype,
                                                   const ops::EnvLookup& env) {
   ATOM_RETURN_IF_ERROR(CheckGptOssConfig(config));
   auto model = std::make_unique<GptOssCuda>(std::move(config), std::move(checkpoint));
-  ATOM_RETURN_IF_ERROR(model->Load(std::max(max_num_batched_tokens, 1), enforce_eager, env));
+  ATOM_RETURN_IF_ERROR(
+      model->Load(std::max(max_num_batched_tokens, 1), enforce_eager, kv_cache_dtype, env));
   return std::unique_ptr<Model>(std::move(model));
 }
 
