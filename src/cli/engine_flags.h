@@ -24,6 +24,7 @@ struct EngineFlags {
   std::string device = "auto";          // auto | cpu | cuda
   double gpu_memory_utilization = 0.9;  // CUDA: share of the GPU's memory for weights + KV
   bool enforce_eager = false;           // CUDA: no CUDA graphs
+  bool device_sampling = true;          // CUDA: sample on the GPU (EngineConfig::device_sampling)
 };
 
 void AddEngineFlags(CLI::App* cmd, EngineFlags& flags);
