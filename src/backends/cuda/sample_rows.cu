@@ -42,7 +42,7 @@ struct RowScratch {
 
 struct Shared {
   u64 hist[kMaxBuckets];
-  u64 stage[kWarps][32];  // per-warp staging for aggregated histogram adds
+  u64 stage[kWarps][32];  // per-warp staging for HistogramAdd
   u64 u64s[kWarps + 1];
   float f32s[kWarps + 1];
   int64_t found;  // a search's answer, broadcast
@@ -173,20 +173,25 @@ __device__ __forceinline__ void ForEachToken(int64_t vocab, F f) {
   }
 }
 
-// hist[digit] += weight, one shared atomic per distinct digit per warp (a row's keys crowd into
-// few buckets: plain atomics would serialise on them). Called by all 32 lanes.
-__device__ __forceinline__ void AggregatedAdd(Shared& s, uint32_t digit, u64 weight, bool active) {
+// hist[digit] += weight for the active lanes. Lanes with different digits add on their own (the
+// hardware serialises only lanes that collide); when every active lane has the same digit (runs
+// of equal keys: -inf rows, tied logits) one lane adds the warp's sum. Called by all 32 lanes.
+__device__ __forceinline__ void HistogramAdd(Shared& s, uint32_t digit, u64 weight, bool active) {
   const int lane = threadIdx.x % 32;
   const unsigned mask = __ballot_sync(kFull, active);
   if (!active) return;
-  const unsigned peers = __match_any_sync(mask, digit);
+  const int leader = __ffs(mask) - 1;
+  if (!__all_sync(mask, digit == __shfl_sync(mask, digit, leader))) {
+    atomicAdd(&s.hist[digit], weight);
+    return;
+  }
   u64* stage = s.stage[threadIdx.x / 32];
   stage[lane] = weight;
   __syncwarp(mask);
-  if (lane == __ffs(peers) - 1) {
+  if (lane == leader) {
     u64 sum = 0;
-    for (unsigned m = peers; m != 0; m &= m - 1) sum += stage[__ffs(m) - 1];
-    if (sum != 0) atomicAdd(&s.hist[digit], sum);
+    for (unsigned m = mask; m != 0; m &= m - 1) sum += stage[__ffs(m) - 1];
+    atomicAdd(&s.hist[digit], sum);
   }
   __syncwarp(mask);
 }
@@ -258,7 +263,7 @@ __device__ Cut SelectTop(Shared& s, int64_t vocab, ProbeFn probe, KeyWeight key_
       Probe p = valid ? probe(i) : Probe{false, 0, 0};
       const bool match =
           p.in && p.weight != 0 && (fixed_bits == 0 || (p.key >> (32 - fixed_bits)) == prefix);
-      AggregatedAdd(s, (p.key >> DigitShift(level)) & (buckets - 1), p.weight, match);
+      HistogramAdd(s, (p.key >> DigitShift(level)) & (buckets - 1), p.weight, match);
     });
     __syncthreads();
     // The highest bucket at which the cumulative weight from the top reaches `remaining`: one
