@@ -16,6 +16,7 @@
 #include "backends/cuda/rms_norm.h"
 #include "backends/cuda/rope_kv.h"
 #include "backends/cuda/router.h"
+#include "backends/cuda/sample_rows.h"
 #include "backends/cuda/sampling.h"
 #include "cuda_event_timer.h"
 
@@ -200,6 +201,72 @@ BENCHMARK(BM_ArgmaxRows)
     ->Arg(1)
     ->Arg(64)
     ->Arg(256)
+    ->UseManualTime()
+    ->MinTime(kMinTime)
+    ->Unit(benchmark::kMicrosecond);
+
+// Full sampling (SampleRows) over [B, 201,088] f32 logits shaped like a language model's (a
+// normal background, a few clear favourites), by parameter mix: 0 temperature 1 (the dense
+// draw), 1 temperature 0.8 + top-p 0.9, 2 top-k 50, 3 temperature 1 + 5 logprobs, 4 everything
+// (top-k 50, top-p 0.9, min-p 0.05, penalties over 300 tokens, 5 logprobs). Bytes: one read of
+// the logits (the kernel reads each row several times; later passes mostly hit L2).
+void BM_SampleRows(benchmark::State& state) {
+  const int64_t B = state.range(0);
+  const int mix = int(state.range(1));
+  const double bytes = double(B) * kVocab * 4;
+  const int sets = RotatingSets(bytes, 8);
+  std::vector<float> host(size_t(B) * kVocab);
+  std::mt19937 rng(7);
+  std::normal_distribution<float> background(0.0f, 2.0f);
+  for (float& x : host) x = background(rng);
+  for (int64_t r = 0; r < B; ++r)
+    for (int j = 0; j < 8; ++j) host[size_t(r * kVocab + rng() % kVocab)] = 12.0f + float(j);
+  auto logits = DeviceBuffer::Allocate(size_t(sets) * B * kVocab * 4);
+  if (!logits.ok()) return state.SkipWithError(logits.status().ToString().c_str());
+  for (int s = 0; s < sets; ++s)
+    cudaMemcpy(static_cast<float*>(logits->data()) + s * B * kVocab, host.data(), host.size() * 4,
+               cudaMemcpyHostToDevice);
+  std::vector<SampleRowParams> params(static_cast<size_t>(B));
+  std::vector<SampleEdit> edits;
+  for (int64_t r = 0; r < B; ++r) {
+    SampleRowParams& p = params[size_t(r)];
+    p.seed = uint64_t(r) * 7919;
+    p.temperature = mix == 1 ? 0.8f : 1.0f;
+    p.top_p = mix == 1 || mix == 4 ? 0.9f : 1.0f;
+    p.top_k = mix == 2 || mix == 4 ? 50 : 0;
+    p.min_p = mix == 4 ? 0.05f : 0.0f;
+    p.num_logprobs = mix == 3 || mix == 4 ? 5 : -1;
+    if (mix == 4) {  // penalties: a 300-token history
+      p.repetition_penalty = 1.1f;
+      p.frequency_penalty = 0.3f;
+      p.first_edit = int32_t(edits.size());
+      for (int j = 0; j < 300; ++j)
+        edits.push_back({int32_t(rng() % kVocab), kSampleEditPenalty, 0.0f, int32_t(j % 3)});
+      p.num_edits = 300;
+    }
+  }
+  DeviceBuffer d_params = UploadVector(params);
+  DeviceBuffer d_edits = UploadVector(edits.empty() ? std::vector<SampleEdit>(1) : edits);
+  DeviceBuffer outputs = RandomDevice(size_t(B) * (2 + 2 * kMaxSampleTopLogprobs) * 4);
+  auto workspace =
+      DeviceBuffer::Allocate(SampleRowsWorkspaceBytes(B, kVocab, int64_t(edits.size())));
+  if (!workspace.ok()) return state.SkipWithError(workspace.status().ToString().c_str());
+  SampleRowsOutput out;
+  out.tokens = static_cast<int32_t*>(outputs.data());
+  out.logprobs = reinterpret_cast<float*>(out.tokens + B);
+  out.top_tokens = reinterpret_cast<int32_t*>(out.logprobs + B);
+  out.top_logprobs = reinterpret_cast<float*>(out.top_tokens + B * kMaxSampleTopLogprobs);
+  const double seconds = TimeOnGpu(state, Stream(), Batch(sets), [&](int64_t i) {
+    const int64_t s = i % sets;
+    return SampleRows(static_cast<float*>(logits->data()) + s * B * kVocab, B, kVocab, kVocab,
+                      static_cast<const SampleRowParams*>(d_params.data()),
+                      static_cast<const SampleEdit*>(d_edits.data()), int64_t(edits.size()), out,
+                      workspace->data(), Stream());
+  });
+  ReportRates(state, seconds, bytes);
+}
+BENCHMARK(BM_SampleRows)
+    ->ArgsProduct({{1, 64, 256}, {0, 1, 2, 3, 4}})
     ->UseManualTime()
     ->MinTime(kMinTime)
     ->Unit(benchmark::kMicrosecond);

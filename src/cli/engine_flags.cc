@@ -45,6 +45,9 @@ void AddEngineFlags(CLI::App* cmd, EngineFlags& f) {
                   "(e4m3, scales 1.0: twice the tokens; CUDA only)")
       ->check(CLI::IsMember(
           std::vector<std::string>(std::begin(kKvCacheDTypeNames), std::end(kKvCacheDTypeNames))));
+  cmd->add_flag("--device-sampling,!--no-device-sampling", f.device_sampling,
+                "CUDA: sample on the GPU instead of copying logits to the host (default on; the "
+                "same tokens either way)");
   cmd->add_option("--max-pending-requests", f.max_pending_requests,
                   "Requests queued or running at most; beyond, new ones are refused (HTTP 503)")
       ->check(CLI::PositiveNumber);
@@ -60,6 +63,7 @@ EngineConfig MakeEngineConfig(const EngineFlags& f, const ModelConfig& model,
   c.block_size = f.block_size;
   c.enable_prefix_caching = f.enable_prefix_caching;
   c.max_pending_requests = f.max_pending_requests;
+  c.device_sampling = f.device_sampling;
   c.kv_cache_bytes = uint64_t(f.kv_cache_memory_gib * double(uint64_t(1) << 30));
   const std::vector<int64_t>& eos =
       generation.eos_token_ids.empty() ? model.eos_token_ids : generation.eos_token_ids;

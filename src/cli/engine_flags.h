@@ -25,6 +25,7 @@ struct EngineFlags {
   double gpu_memory_utilization = 0.9;  // CUDA: share of the GPU's memory for weights + KV
   bool enforce_eager = false;           // CUDA: no CUDA graphs
   std::string kv_cache_dtype = "auto";  // auto | bf16 | fp8 (models/kv_cache_dtype.h)
+  bool device_sampling = true;          // CUDA: sample on the GPU (EngineConfig::device_sampling)
 };
 
 void AddEngineFlags(CLI::App* cmd, EngineFlags& flags);

@@ -320,20 +320,46 @@ StatusOr<bool> Engine::Step() {
         s.request->options.return_logits;
     if (s.seq.in_prefill()) loop_stats_.prompt_tokens_computed += step.scheduled[i].num_tokens;
   }
-  // Plain greedy everywhere: the model may pick the tokens itself (on the GPU, the logits then
-  // never leave the device).
-  bool argmax_only = model_.SupportsArgmax();
-  for (size_t i = 0; argmax_only && i < step.scheduled.size(); ++i) {
-    const SeqState& s = *seqs_.at(step.scheduled[i].seq->id);
-    argmax_only = !all_rows[i] && s.request->params.plain_greedy();
-  }
-  ATOM_ASSIGN_OR_RETURN(StepLogits logits, runner_.Run(step, all_rows, argmax_only));
-  scheduler_.OnStepComputed(step);
-  ++loop_stats_.num_steps;
-
+  // The rows to sample, in scheduled order (their logits pointers are set once the model ran).
   const int64_t vocab = model_.config().vocab_size;
   std::vector<SampleRow> rows;
   std::vector<size_t> row_of;  // scheduled index of each sampled row
+  bool any_row_needs_logits = false;
+  for (size_t i = 0; i < step.scheduled.size(); ++i) {
+    const SeqState& s = *seqs_.at(step.scheduled[i].seq->id);
+    any_row_needs_logits = any_row_needs_logits || all_rows[i];
+    if (!step.scheduled[i].samples) continue;
+    const Request& r = *s.request;
+    // The first token of an n > 1 request also samples its siblings from the same logits.
+    any_row_needs_logits = any_row_needs_logits || (r.params.n > 1 && !r.forked);
+    SampleRow row;
+    row.params = &r.params;
+    row.penalties = r.params.has_penalties() ? &s.penalties : nullptr;
+    row.seed = r.seed;
+    row.seq_index = uint32_t(s.seq.index);
+    row.position = s.seq.num_output_tokens();
+    row.eos_token_ids = config_.eos_token_ids;
+    rows.push_back(row);
+    row_of.push_back(i);
+  }
+  // Plain greedy everywhere: the model may pick the tokens itself (on the GPU, the logits then
+  // never leave the device). Otherwise the model may sample on its device, unless some row needs
+  // the logits on the host.
+  bool argmax_only = model_.SupportsArgmax() && !any_row_needs_logits;
+  for (size_t k = 0; argmax_only && k < rows.size(); ++k)
+    argmax_only = rows[k].params->plain_greedy();
+  const bool on_device = !argmax_only && !rows.empty() && !any_row_needs_logits &&
+                         config_.device_sampling && model_.SupportsSampling();
+  const ops::SamplingRows* sampling = nullptr;
+  if (on_device) {
+    device_sampling_.Clear();
+    for (const SampleRow& row : rows) device_sampling_.Add(row);
+    sampling = &device_sampling_.request();
+  }
+  ATOM_ASSIGN_OR_RETURN(StepLogits logits, runner_.Run(step, all_rows, argmax_only, sampling));
+  scheduler_.OnStepComputed(step);
+  ++loop_stats_.num_steps;
+
   for (size_t i = 0; i < step.scheduled.size(); ++i) {
     const ScheduledSequence& sched = step.scheduled[i];
     SeqState& s = *seqs_.at(sched.seq->id);
@@ -361,17 +387,6 @@ StatusOr<bool> Engine::Step() {
         s.prompt_logprobs.push_back(std::move(lp));
       }
     }
-    if (!sched.samples) continue;
-    SampleRow row;
-    row.logits = argmax_only ? nullptr : logits.Last(i);
-    row.params = &s.request->params;
-    row.penalties = s.request->params.has_penalties() ? &s.penalties : nullptr;
-    row.seed = s.request->seed;
-    row.seq_index = uint32_t(s.seq.index);
-    row.position = s.seq.num_output_tokens();
-    row.eos_token_ids = config_.eos_token_ids;
-    rows.push_back(row);
-    row_of.push_back(i);
   }
   std::vector<SampleResult> samples(rows.size());
   if (argmax_only) {
@@ -379,7 +394,10 @@ StatusOr<bool> Engine::Step() {
       const size_t i = row_of[k];
       samples[k].token = logits.argmax[size_t(logits.first_row[i] + logits.num_rows[i] - 1)];
     }
+  } else if (on_device) {
+    for (size_t k = 0; k < rows.size(); ++k) device_sampling_.Result(k, &samples[k]);
   } else {
+    for (size_t k = 0; k < rows.size(); ++k) rows[k].logits = logits.Last(row_of[k]);
     SampleBatch(rows, vocab, samples);
   }
 

@@ -21,6 +21,7 @@
 
 #include "core/status.h"
 #include "engine/block_manager.h"
+#include "engine/device_sampling.h"
 #include "engine/model_runner.h"
 #include "engine/request_output.h"
 #include "engine/sampling_params.h"
@@ -43,6 +44,10 @@ struct EngineConfig {
   int max_pending_requests = 4096;
   // Stop tokens for every request (the model's EOS set); SamplingParams::ignore_eos skips them.
   std::vector<int32_t> eos_token_ids;
+  // Sample on the model's device when the model can (Model::SupportsSampling) and the step needs
+  // no logits on the host; off: always on the host (SampleBatch). Both give the same tokens
+  // (backends/cuda/sample_rows.h says how exactly).
+  bool device_sampling = true;
 };
 
 struct EngineStats {
@@ -113,6 +118,7 @@ class Engine {
   BlockManager blocks_;
   Scheduler scheduler_;
   ModelRunner runner_;
+  DeviceSamplingBatch device_sampling_;  // the step's rows when the model samples them
 
   // Owned by the loop thread.
   std::unordered_map<int64_t, std::unique_ptr<Request>> requests_;

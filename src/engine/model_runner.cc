@@ -5,7 +5,8 @@
 namespace atom {
 
 StatusOr<StepLogits> ModelRunner::Run(const SchedulerOutput& step,
-                                      const std::vector<bool>& all_rows, bool argmax_only) {
+                                      const std::vector<bool>& all_rows, bool argmax_only,
+                                      const ops::SamplingRows* sampling) {
   const int bs = cache_.block_size();
   token_ids_.clear();
   positions_.clear();
@@ -52,6 +53,14 @@ StatusOr<StepLogits> ModelRunner::Run(const SchedulerOutput& step,
   batch.logits_indices = logits_indices_.data();
   batch.num_logits = int(logits_indices_.size());
 
+  if (sampling != nullptr) {
+    if (argmax_only || sampling->num_rows != batch.num_logits)
+      return Internal("device sampling of {} rows for {} logits rows{}", sampling->num_rows,
+                      batch.num_logits, argmax_only ? " with argmax" : "");
+    batch.sampling = sampling;
+    ATOM_RETURN_IF_ERROR(model_.Forward(batch, cache_.view(), Tensor()));
+    return out;
+  }
   if (argmax_only) {
     out.argmax.resize(logits_indices_.size());
     batch.argmax = out.argmax.data();

@@ -23,7 +23,8 @@ struct StepLogits {
   Tensor logits;
   std::vector<int32_t> first_row;
   std::vector<int32_t> num_rows;  // 0: the sequence needs no logits this step
-  // With Run(..., argmax_only): each row's argmax token instead of `logits` (left undefined).
+  // With Run(..., argmax_only): each row's argmax token instead of `logits` (left undefined; also
+  // with Run(..., sampling), whose results go to the caller's buffers).
   std::vector<int32_t> argmax;
 
   // The row of the sequence's last scheduled token. REQUIRES: num_rows[i] > 0.
@@ -44,8 +45,10 @@ class ModelRunner {
   // Runs the step. `all_rows[i]`: sequence i wants the logits of every token it computes (prompt
   // logprobs); otherwise only sequences whose chunk ends their known tokens get one row.
   // `argmax_only` (REQUIRES model().SupportsArgmax()): the rows' argmax tokens, not the logits.
+  // `sampling` (REQUIRES model().SupportsSampling(), not with argmax_only, one row per logits
+  // row): the model samples the rows and writes sampling's outputs; no logits come back.
   StatusOr<StepLogits> Run(const SchedulerOutput& step, const std::vector<bool>& all_rows,
-                           bool argmax_only = false);
+                           bool argmax_only = false, const ops::SamplingRows* sampling = nullptr);
 
   // Copies a block's keys and values in every layer (a forked sequence's partial last block).
   Status CopyBlock(int32_t src, int32_t dst) { return cache_.CopyBlock(src, dst); }

@@ -42,13 +42,17 @@ class PenaltyState {
   // REQUIRES: every recorded token id is a valid index into `logits`.
   void Apply(const SamplingParams& params, float* logits) const;
 
- private:
+  // One distinct token seen so far.
   struct Entry {
     int32_t token;
-    int32_t output_count;
+    int32_t output_count;  // occurrences in the output
     bool in_prompt;
   };
+  // Every token seen in the prompt or the output, once, in order of first appearance: what
+  // Apply() penalises (e.g. to hand the penalties to a device sampler). Valid until the next Add.
+  std::span<const Entry> entries() const { return entries_; }
 
+ private:
   // The entry of `token`, created (count 0, not in prompt) when missing.
   Entry& FindOrInsert(int32_t token);
   int32_t Find(int32_t token) const;  // the entry index, or -1

@@ -33,6 +33,11 @@
 //     temperature 1 without processing) and a block-maxima prefilter for the top N.
 // A SamplerWorkspace keeps the O(V) scratch between calls, so a steady state allocates nothing
 // except the returned top-logprob lists.
+//
+// backends/cuda/sample_rows.h does all of this on the GPU for models that sample on their device
+// (Model::SupportsSampling), adding in this file's order where a result depends on it: a change
+// to the semantics or to the summation order here must be made there too (tests/gpu/
+// sample_rows_test.cc compares the two).
 #pragma once
 
 #include <cstdint>

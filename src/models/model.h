@@ -16,6 +16,7 @@
 #include "models/config.h"
 #include "ops/attention_metadata.h"
 #include "ops/kernels.h"
+#include "ops/sampling_rows.h"
 
 namespace atom {
 
@@ -46,6 +47,11 @@ struct ForwardBatch {
   // the lowest index of the largest logit, as GreedySample picks — to argmax[0, num_logits)
   // instead of the logits.
   int32_t* argmax = nullptr;
+  // When set (only for a model that SupportsSampling(), and not with argmax): sample each wanted
+  // row where the logits are, as engine/sampler.h's Sample() would (ops/sampling_rows.h), and
+  // write the tokens and logprobs to sampling's outputs instead of the logits.
+  // REQUIRES: sampling->num_rows == num_logits.
+  const ops::SamplingRows* sampling = nullptr;
 };
 
 // Sizes and counts for `atom info`.
@@ -76,6 +82,9 @@ class Model {
   // Whether Forward can return argmax tokens instead of logits (ForwardBatch::argmax): a GPU
   // model then need not copy the logits to the host for greedy steps.
   virtual bool SupportsArgmax() const { return false; }
+  // Whether Forward can sample the rows itself (ForwardBatch::sampling) for every
+  // SamplingParams option: a GPU model then need not copy the logits to the host at all.
+  virtual bool SupportsSampling() const { return false; }
 };
 
 }  // namespace atom

@@ -257,7 +257,7 @@ TEST(CudaMoe, Mxfp4GptOssSizes) {
     const Experts& ex = RealExperts(e);
     ASSERT_TRUE(ex.device);
     EXPECT_FALSE(ex.device->view().wide_scales);
-    for (int tokens : {1, 4, 33, 256, 2048}) {
+    for (int tokens : {1, 4, 7, 23, 33, 256, 2048}) {
       const Routes r = RandomRoutes(tokens, 4, e);
       CheckVariants(ex, r, kMxfp4Variants, tokens <= 4 ? tokens : 2, 128,
                     e == 32 ? "mxfp4 E=32 D=I=2880" : "mxfp4 E=128 D=I=2880");

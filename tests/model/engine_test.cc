@@ -155,6 +155,174 @@ TEST_P(EngineTest, ModelPickedGreedyTokensEqualHostGreedy) {
   }
 }
 
+// A model that samples the rows itself when asked (as the GPU model does on the device), here on
+// the host from the wrapped model's logits: it applies the request's edits to a copy of each row
+// as the device does, samples the copy with only the numeric parameters left, and takes the
+// logprobs from the raw row. Equal results to the engine's own sampling prove that the request
+// carries everything Sample() reads.
+class RowSamplingModel final : public Model {
+ public:
+  explicit RowSamplingModel(Model& inner) : inner_(inner) {}
+  const ModelConfig& config() const override { return inner_.config(); }
+  KvCacheSpec kv_cache_spec() const override { return inner_.kv_cache_spec(); }
+  ModelSummary summary() const override { return inner_.summary(); }
+  const std::vector<ops::KernelChoice>& kernel_choices() const override {
+    return inner_.kernel_choices();
+  }
+  bool SupportsSampling() const override { return true; }
+  Status Forward(const ForwardBatch& batch, const KvCacheView& cache,
+                 const Tensor& logits) override {
+    if (batch.sampling == nullptr) return inner_.Forward(batch, cache, logits);
+    const ops::SamplingRows& request = *batch.sampling;
+    EXPECT_EQ(request.num_rows, batch.num_logits);
+    ++sampling_steps;
+    const int64_t vocab = config().vocab_size;
+    HostTensor rows(DType::kF32, {batch.num_logits, vocab});
+    ForwardBatch plain = batch;
+    plain.sampling = nullptr;
+    ATOM_RETURN_IF_ERROR(inner_.Forward(plain, cache, rows.tensor()));
+    for (int r = 0; r < request.num_rows; ++r) {
+      const ops::SamplingRow& in = request.rows[r];
+      const float* raw = rows.data<float>() + int64_t(r) * vocab;
+      std::vector<float> w(raw, raw + vocab);
+      for (int j = 0; j < in.num_edits; ++j) {
+        const ops::LogitEdit& e = request.edits[in.first_edit + j];
+        float& l = w[size_t(e.token)];
+        switch (e.kind) {
+          case ops::LogitEdit::Kind::kBias:
+            l += e.bias;
+            break;
+          case ops::LogitEdit::Kind::kBan:
+            l = -INFINITY;
+            break;
+          case ops::LogitEdit::Kind::kPenalty:
+            if (in.repetition_penalty != 1.0f)
+              l = l > 0.0f ? l / in.repetition_penalty : l * in.repetition_penalty;
+            if (e.output_count > 0) {
+              l -= in.frequency_penalty * float(e.output_count);
+              l -= in.presence_penalty;
+            }
+            break;
+        }
+      }
+      SamplingParams numeric;
+      numeric.temperature = in.temperature;
+      numeric.top_k = in.top_k;
+      numeric.top_p = in.top_p;
+      numeric.min_p = in.min_p;
+      SampleRow row;
+      row.logits = w.data();
+      row.params = &numeric;
+      row.seed = in.seed;
+      row.seq_index = in.seq_index;
+      row.position = in.position;
+      request.tokens[r] = Sample(row, vocab).token;
+      request.logprobs[r] = 0.0f;
+      if (in.num_logprobs >= 0) {
+        std::vector<TokenLogprob> top;
+        ComputeLogprobs(raw, vocab, request.tokens[r], in.num_logprobs, &request.logprobs[r], &top);
+        for (int j = 0; j < ops::kMaxTopLogprobs; ++j) {
+          const bool set = j < int(top.size());
+          request.top_tokens[r * ops::kMaxTopLogprobs + j] = set ? top[j].token : -1;
+          request.top_logprobs[r * ops::kMaxTopLogprobs + j] = set ? top[j].logprob : 0.0f;
+        }
+      }
+    }
+    return OkStatus();
+  }
+  int sampling_steps = 0;
+
+ private:
+  Model& inner_;
+};
+
+// Every sampling option, with the model sampling the rows (device sampling) or the engine
+// sampling them on the host: the same tokens and logprobs. Steps that need logits on the host
+// (prompt logprobs, an n > 1 request's first token) go the host way; the rest to the model.
+TEST_P(EngineTest, ModelSampledTokensEqualHostSampled) {
+  RowSamplingModel model(*model_);
+  const int64_t vocab = model.config().vocab_size;
+  std::map<bool, Collector> outs;
+  std::map<bool, std::vector<int64_t>> ids;
+  for (const bool device : {false, true}) {
+    EngineConfig config;
+    config.block_size = 4;
+    config.scheduler.max_num_batched_tokens = 16;
+    config.device_sampling = device;
+    config.eos_token_ids = {int32_t(vocab - 2)};
+    auto engine = Engine::Create(model, nullptr, config);
+    ASSERT_TRUE(engine.ok()) << engine.status().ToString();
+    for (size_t i = 0; i < cases_.size() * 2; ++i) {
+      SamplingParams p;
+      p.seed = 77 + i;
+      p.max_tokens = 12;
+      switch (i % 8) {
+        case 0:
+          p.temperature = 0.9f;
+          p.top_p = 0.8f;
+          p.logprobs = 3;
+          break;
+        case 1:
+          p.top_k = 5;
+          p.min_p = 0.05f;
+          break;
+        case 2:
+          p.repetition_penalty = 1.4f;
+          p.frequency_penalty = 0.6f;
+          p.presence_penalty = 0.3f;
+          break;
+        case 3:
+          p.logit_bias = {{3, 6.0f}, {int32_t(vocab - 1), -50.0f}};
+          p.min_tokens = 6;
+          p.stop_token_ids = {5};
+          break;
+        case 4:
+          p.temperature = 0.0f;
+          p.frequency_penalty = 1.5f;
+          p.logprobs = 0;
+          break;
+        case 5:
+          p.n = 2;
+          p.temperature = 1.3f;
+          p.top_k = 20;
+          break;
+        case 6:
+          p.prompt_logprobs = 1;
+          p.logprobs = 2;
+          break;
+        default:
+          break;  // temperature 1
+      }
+      ASSERT_TRUE(p.Validate(vocab).ok());
+      const Case& c = cases_[i % cases_.size()];
+      ids[device].push_back(*(*engine)->AddRequest(c.prompt, p, outs[device].Callback()));
+    }
+    const int before = model.sampling_steps;
+    RunToCompletion(**engine);
+    if (device) {
+      EXPECT_GT(model.sampling_steps, before);
+    } else {
+      EXPECT_EQ(model.sampling_steps, before);
+    }
+  }
+  ASSERT_EQ(outs[false].tokens.size(), outs[true].tokens.size());
+  for (size_t i = 0; i < ids[false].size(); ++i) {
+    for (int index = 0; index < 2; ++index) {
+      const auto host = Key(ids[false][i], index), device = Key(ids[true][i], index);
+      EXPECT_EQ(outs[true].tokens[device], outs[false].tokens[host]) << i << " " << index;
+      const auto& got = outs[true].logprobs[device];
+      const auto& want = outs[false].logprobs[host];
+      ASSERT_EQ(got.size(), want.size()) << i << " " << index;
+      for (size_t t = 0; t < got.size(); ++t) {
+        EXPECT_EQ(got[t].token, want[t].token);
+        EXPECT_EQ(got[t].logprob, want[t].logprob) << i << " " << index << " " << t;
+        EXPECT_EQ(got[t].top_logprobs, want[t].top_logprobs) << i << " " << index << " " << t;
+      }
+      EXPECT_EQ(outs[true].finish[device], outs[false].finish[host]) << i << " " << index;
+    }
+  }
+}
+
 TEST_P(EngineTest, GreedyMatchesReferenceUnderEverySchedulingMode) {
   for (bool caching : {true, false}) {
     for (bool chunked : {true, false}) {

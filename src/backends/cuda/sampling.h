@@ -1,6 +1,6 @@
-// Sampling on the GPU. First kernel: greedy (argmax) over f32 logits, for temperature-0 requests,
-// so that a decode step need not copy [B, 201088] logits to the host. One portable variant
-// (sm_80 and later).
+// Greedy sampling on the GPU: argmax over f32 logits, for steps whose every request is plain
+// greedy, so that a decode step need not copy [B, 201088] logits to the host. (Every other
+// SamplingParams option: backends/cuda/sample_rows.h.) One portable variant (sm_80 and later).
 #pragma once
 
 #include <cuda_runtime.h>

@@ -21,6 +21,7 @@
 #include "backends/cuda/router.h"
 #include "backends/cuda/sampling.h"
 #include "core/logging.h"
+#include "models/cuda/cuda_sampler.h"
 #include "models/gpt_oss.h"
 #include "ops/cuda_kernel_selection.h"
 #include "ops/rope.h"
@@ -102,11 +103,15 @@ class GptOssCuda final : public Model {
   Status Forward(const ForwardBatch& batch, const KvCacheView& cache,
                  const Tensor& logits) override;
   bool SupportsArgmax() const override { return true; }
+  bool SupportsSampling() const override { return true; }
 
  private:
   // The logits rows computed into logits_ go to the host: as they are, or (batch.argmax) as
-  // their argmax tokens, picked on the device.
+  // their argmax tokens, or (batch.sampling) as the tokens and logprobs sampled on the device.
+  // Enqueues only; the caller synchronises.
   Status LogitsToHost(const ForwardBatch& batch, int64_t rows, const Tensor& logits);
+  // SampleRows over logits_ (which it overwrites), outside any graph.
+  Status SampleOnDevice(const ops::SamplingRows& sampling, int64_t rows);
   Tensor Device2D(const DeviceBuffer& b, DType dtype, int64_t rows, int64_t cols) const {
     return Tensor(b.data(), dtype, {rows, cols}, device_);
   }
@@ -170,6 +175,7 @@ class GptOssCuda final : public Model {
   DeviceBuffer token_ids_, positions_, slot_mapping_, query_start_, seq_lens_, block_tables_,
       logits_indices_;
   DeviceBuffer argmax_, argmax_workspace_;
+  CudaSampler sampler_;  // device sampling, outside the graphs
   uint64_t buffers_epoch_ = 0;
   const void* graphs_cache_ = nullptr;  // the KV cache the graphs were captured over
 
@@ -542,6 +548,7 @@ Status GptOssCuda::Forward(const ForwardBatch& batch, const KvCacheView& cache,
 Status GptOssCuda::LogitsToHost(const ForwardBatch& batch, int64_t rows, const Tensor& logits) {
   if (rows == 0) return OkStatus();
   const int64_t V = config_.vocab_size;
+  if (batch.sampling != nullptr) return SampleOnDevice(*batch.sampling, rows);
   if (batch.argmax == nullptr) {
     ATOM_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(logits.data(), logits_.data(),
                                               size_t(rows * V) * sizeof(float),
@@ -557,6 +564,15 @@ Status GptOssCuda::LogitsToHost(const ForwardBatch& batch, int64_t rows, const T
                                             size_t(rows) * sizeof(int32_t), cudaMemcpyDeviceToHost,
                                             stream_));
   Mark("argmax");
+  return OkStatus();
+}
+
+Status GptOssCuda::SampleOnDevice(const ops::SamplingRows& sampling, int64_t rows) {
+  if (sampling.num_rows != rows)
+    return Internal("device sampling of {} rows for {} logits rows", sampling.num_rows, rows);
+  const int64_t V = config_.vocab_size;
+  ATOM_RETURN_IF_ERROR(sampler_.Sample(sampling, As<float>(logits_), V, V, stream_));
+  Mark("sampling");
   return OkStatus();
 }
 

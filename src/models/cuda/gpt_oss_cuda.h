@@ -6,7 +6,9 @@
 // One step: embedding → per layer [fused add+RMSNorm → qkv GEMM → RoPE + KV write → paged
 // attention → o GEMM → fused add+RMSNorm → router GEMM → top-k → MoE] → final norm → the wanted
 // rows → unembedding GEMM; the logits rows are copied back to the host for sampling, or, when
-// the engine asks for argmax tokens (plain greedy steps), only those.
+// the engine asks for argmax tokens (plain greedy steps), only those, or, when it asks the model
+// to sample (ForwardBatch::sampling), the rows are sampled on the device (backends/cuda/
+// sample_rows.h, after the graph replay) and only the tokens and logprobs come back.
 // A decode step is one CUDA graph replay: its padded metadata is copied into fixed device
 // buffers first, and nothing inside the graph synchronises with the host. Graphs are captured
 // again when a step buffer moves or the KV cache is another one.
