@@ -349,7 +349,8 @@ StatusOr<bool> Engine::Step() {
   for (size_t k = 0; argmax_only && k < rows.size(); ++k)
     argmax_only = rows[k].params->plain_greedy();
   const bool on_device = !argmax_only && !rows.empty() && !any_row_needs_logits &&
-                         config_.device_sampling && model_.SupportsSampling();
+                         config_.device_sampling && model_.SupportsSampling() &&
+                         int(rows.size()) >= config_.device_sampling_min_rows;
   const ops::SamplingRows* sampling = nullptr;
   if (on_device) {
     device_sampling_.Clear();

@@ -48,6 +48,10 @@ struct EngineConfig {
   // no logits on the host; off: always on the host (SampleBatch). Both give the same tokens
   // (backends/cuda/sample_rows.h says how exactly).
   bool device_sampling = true;
+  // Steps sampling fewer rows sample on the host: the device kernel takes one CTA per row, so a
+  // few rows are quicker copied back (H100: one row with top-p 0.6 ms on the device; a row's
+  // logits are 0.8 MB); from about 16 rows the copy and the host work cost more (bench/RESULTS.md).
+  int device_sampling_min_rows = 16;
 };
 
 struct EngineStats {

@@ -383,6 +383,8 @@ TEST_P(GptOssCudaTest, Fp8KvCacheCloseToBf16KvCache) {
     std::printf("%s %s fp8 decode: %d/%d greedy ids equal the reference's\n", GetParam().c_str(),
                 c.name.c_str(), same, n);
   }
+}
+
 struct SampledRun {
   std::vector<int32_t> output_ids;
   std::vector<SampleResult> logprobs;
@@ -397,6 +399,7 @@ std::vector<SampledRun> GenerateSampled(Model& model,
   EngineConfig config;
   config.num_kv_blocks = 512;
   config.device_sampling = device_sampling;
+  config.device_sampling_min_rows = 1;
   auto engine = Engine::Create(model, nullptr, config);
   EXPECT_TRUE(engine.ok()) << engine.status().ToString();
   if (!engine.ok()) return {};

@@ -249,6 +249,7 @@ TEST_P(EngineTest, ModelSampledTokensEqualHostSampled) {
     config.block_size = 4;
     config.scheduler.max_num_batched_tokens = 16;
     config.device_sampling = device;
+    config.device_sampling_min_rows = 1;
     config.eos_token_ids = {int32_t(vocab - 2)};
     auto engine = Engine::Create(model, nullptr, config);
     ASSERT_TRUE(engine.ok()) << engine.status().ToString();
