@@ -65,8 +65,8 @@ Status RunMemoryProfile(Model& model, const EngineConfig& config) {
   const int64_t max_len =
       config.max_model_len > 0 ? config.max_model_len : model.config().max_position_embeddings;
   const int64_t budget = config.scheduler.max_num_batched_tokens;
-  const int seqs = int(std::max<int64_t>(1, std::min<int64_t>(config.scheduler.max_num_seqs,
-                                                              budget)));
+  const int seqs =
+      int(std::max<int64_t>(1, std::min<int64_t>(config.scheduler.max_num_seqs, budget)));
   ATOM_ASSIGN_OR_RETURN(KvCache scratch, KvCache::Create(spec, 1, config.block_size));
   const std::vector<ProfileStep> steps = {
       ProfileStep(0, 0, std::min(budget, max_len), config.block_size),

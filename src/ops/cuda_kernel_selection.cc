@@ -14,8 +14,7 @@ std::string NeedsSm80(const Ctx& c) {
 }
 std::string NeedsSm90aCode(const Ctx& c) {
   if (c.sm_arch != 90) return fmt::format("needs an sm_90 device (device is sm_{})", c.sm_arch);
-  if (c.loaded_image_arch < 900)
-    return "sm_90a code not in this build (ATOM_CUDA_TUNED=OFF)";
+  if (c.loaded_image_arch < 900) return "sm_90a code not in this build (ATOM_CUDA_TUNED=OFF)";
   return "";
 }
 std::string Always(const Ctx&) { return ""; }
@@ -73,11 +72,10 @@ struct Registry {
       {"fp8_cache", CudaKvWriteKernel::kFp8Cache, NeedsFp8Cache}};
   Table<Single> paged_attention = {{"flash_mma", 0, FlashMma}};
   Table<Single> router_topk = {{"cuda_warp", 0, NeedsSm80}};
-  Table<CudaMoeKernel> moe_experts = {
-      {"mxfp4_stream_tma", CudaMoeKernel::kStreamTma, MoeStreamTma},
-      {"mxfp4_stream", CudaMoeKernel::kStream, NeedsMxfp4},
-      {"mxfp4_decode", CudaMoeKernel::kDecode, NeedsMxfp4},
-      {"bf16_simple", CudaMoeKernel::kBf16, NeedsBf16Experts}};
+  Table<CudaMoeKernel> moe_experts = {{"mxfp4_stream_tma", CudaMoeKernel::kStreamTma, MoeStreamTma},
+                                      {"mxfp4_stream", CudaMoeKernel::kStream, NeedsMxfp4},
+                                      {"mxfp4_decode", CudaMoeKernel::kDecode, NeedsMxfp4},
+                                      {"bf16_simple", CudaMoeKernel::kBf16, NeedsBf16Experts}};
   Table<Single> sampling = {{"cuda_argmax", 0, NeedsSm80}};
 
   // Calls f(op name, table, where the payload goes) for every op in report order.

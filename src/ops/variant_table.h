@@ -8,15 +8,15 @@
 // start-up log can say what runs and why.
 #pragma once
 
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
 #include <cctype>
 #include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <fmt/format.h>
-#include <fmt/ranges.h>
 
 #include "core/status.h"
 
@@ -55,8 +55,8 @@ inline std::string KernelEnvName(std::string_view op) {
 // applies (with each one's reason).
 // `table`: any range of Variant<Context, Payload>.
 template <typename Context, typename Table, typename Payload>
-Status SelectVariant(std::string_view op, const Table& table, const Context& ctx, const EnvLookup& env, Payload* out,
-                     std::vector<KernelChoice>* choices) {
+Status SelectVariant(std::string_view op, const Table& table, const Context& ctx,
+                     const EnvLookup& env, Payload* out, std::vector<KernelChoice>* choices) {
   const std::string env_name = KernelEnvName(op);
   if (std::optional<std::string> forced = env(env_name); forced && !forced->empty()) {
     std::vector<std::string_view> names;
@@ -64,8 +64,8 @@ Status SelectVariant(std::string_view op, const Table& table, const Context& ctx
       names.push_back(v.name);
       if (v.name != *forced) continue;
       if (std::string why = v.unsupported(ctx); !why.empty())
-        return InvalidArgument("{}={}: that {} kernel does not apply here: {}", env_name,
-                               *forced, op, why);
+        return InvalidArgument("{}={}: that {} kernel does not apply here: {}", env_name, *forced,
+                               op, why);
       *out = v.payload;
       choices->push_back({std::string(op), *forced, "forced by " + env_name});
       return OkStatus();

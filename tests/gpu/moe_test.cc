@@ -244,13 +244,17 @@ bool Sm90aLoaded() {
 }
 
 // Every MXFP4 variant this build can run here; where stream_tma cannot, it must say so.
-std::vector<MoeVariant> Mxfp4Variants() {
-  std::vector<MoeVariant> v = {MoeVariant::kAuto, MoeVariant::kDecode, MoeVariant::kStream,
-                               MoeVariant::kTiled64, MoeVariant::kTiled128};
-  if (Sm90aLoaded()) v.push_back(MoeVariant::kStreamTma);
-  return v;
+// (Computed when first asked, inside a test: the CUDA runtime is not ready during static
+// initialisation.)
+const std::vector<MoeVariant>& Mxfp4Variants() {
+  static const std::vector<MoeVariant> variants = [] {
+    std::vector<MoeVariant> v = {MoeVariant::kAuto, MoeVariant::kDecode, MoeVariant::kStream,
+                                 MoeVariant::kTiled64, MoeVariant::kTiled128};
+    if (Sm90aLoaded()) v.push_back(MoeVariant::kStreamTma);
+    return v;
+  }();
+  return variants;
 }
-const std::vector<MoeVariant> kMxfp4Variants = Mxfp4Variants();
 
 TEST(CudaMoe, Mxfp4GptOssSizes) {
   for (int e : {32, 128}) {
@@ -259,7 +263,7 @@ TEST(CudaMoe, Mxfp4GptOssSizes) {
     EXPECT_FALSE(ex.device->view().wide_scales);
     for (int tokens : {1, 4, 7, 23, 33, 256, 2048}) {
       const Routes r = RandomRoutes(tokens, 4, e);
-      CheckVariants(ex, r, kMxfp4Variants, tokens <= 4 ? tokens : 2, 128,
+      CheckVariants(ex, r, Mxfp4Variants(), tokens <= 4 ? tokens : 2, 128,
                     e == 32 ? "mxfp4 E=32 D=I=2880" : "mxfp4 E=128 D=I=2880");
     }
   }
@@ -271,11 +275,12 @@ TEST(CudaMoe, Mxfp4SkewedRoutingAndIdleExperts) {
   const Experts& ex32 = RealExperts(32);
   ASSERT_TRUE(ex32.device);
   for (int tokens : {33, 300})
-    CheckVariants(ex32, RandomRoutes(tokens, 4, 32, /*skew=*/true), kMxfp4Variants, 1, 64,
+    CheckVariants(ex32, RandomRoutes(tokens, 4, 32, /*skew=*/true), Mxfp4Variants(), 1, 64,
                   "mxfp4 E=32 all on 0..3");
   const Experts& ex128 = RealExperts(128);
   ASSERT_TRUE(ex128.device);
-  CheckVariants(ex128, RandomRoutes(64, 4, 6), kMxfp4Variants, 1, 64, "mxfp4 E=128 on 6 experts");
+  CheckVariants(ex128, RandomRoutes(64, 4, 6), Mxfp4Variants(), 1, 64,
+                "mxfp4 E=128 on 6 experts");
 }
 
 // The tiny fixture's sizes (tests/data/gpt-oss-tiny-*: E = 8, D = 96, I = 160, k = 4): K and N
@@ -284,8 +289,8 @@ TEST(CudaMoe, Mxfp4TinySizes) {
   auto ex = MakeExperts(ops::ExpertFormat::kMxfp4, 8, 96, 160);
   ASSERT_TRUE(ex->device);
   for (int tokens : {1, 3, 37, 300}) {
-    CheckVariants(*ex, RandomRoutes(tokens, 4, 8), kMxfp4Variants, tokens, 0, "mxfp4 tiny");
-    CheckVariants(*ex, RandomRoutes(tokens, 2, 8), kMxfp4Variants, tokens, 0, "mxfp4 tiny k=2");
+    CheckVariants(*ex, RandomRoutes(tokens, 4, 8), Mxfp4Variants(), tokens, 0, "mxfp4 tiny");
+    CheckVariants(*ex, RandomRoutes(tokens, 2, 8), Mxfp4Variants(), tokens, 0, "mxfp4 tiny k=2");
   }
 }
 
@@ -296,7 +301,7 @@ TEST(CudaMoe, Mxfp4WideScales) {
     ASSERT_TRUE(ex->device);
     EXPECT_TRUE(ex->device->view().wide_scales);
     for (int tokens : {1, 20, 90})
-      CheckVariants(*ex, RandomRoutes(tokens, 4, 6), kMxfp4Variants, tokens, 0,
+      CheckVariants(*ex, RandomRoutes(tokens, 4, 6), Mxfp4Variants(), tokens, 0,
                     "mxfp4 wide scales");
   }
 }
@@ -317,7 +322,7 @@ TEST(CudaMoe, GraphCaptureReplaysNewRoutings) {
   auto ex = MakeExperts(ops::ExpertFormat::kMxfp4, 8, 96, 160);
   ASSERT_TRUE(ex->device);
   const int tokens = 45, k = 4, d = 96;
-  for (MoeVariant v : kMxfp4Variants) {
+  for (MoeVariant v : Mxfp4Variants()) {
     if (v == MoeVariant::kAuto || v == MoeVariant::kTiled128) continue;
     const Bf16Values x = testing::RandomBf16(size_t(tokens) * d);
     cuda::DeviceBuffer x_dev = testing::Upload(x.bits);

@@ -2,11 +2,11 @@
 // variant where its code is loaded, the portable fallback where it is not (ATOM_CUDA_TUNED=OFF,
 // an older GPU, too little shared memory), dtype predicates, overrides and their errors. Runs
 // without a GPU: selection reads only the context.
-#include <map>
+#include "ops/cuda_kernel_selection.h"
 
 #include <gtest/gtest.h>
 
-#include "ops/cuda_kernel_selection.h"
+#include <map>
 
 namespace atom::ops {
 namespace {
@@ -50,9 +50,9 @@ TEST(CudaKernelSelection, HopperWithTunedCodePicksTheSm90aVariant) {
   // One line per op, in a fixed order.
   std::vector<std::string> ops;
   for (const KernelChoice& c : sel->choices) ops.push_back(c.op);
-  EXPECT_EQ(ops, (std::vector<std::string>{"embedding", "rms_norm", "linear", "rope_write_kv",
-                                           "paged_attention", "router_topk", "moe_experts",
-                                           "sampling"}));
+  EXPECT_EQ(
+      ops, (std::vector<std::string>{"embedding", "rms_norm", "linear", "rope_write_kv",
+                                     "paged_attention", "router_topk", "moe_experts", "sampling"}));
 }
 
 // The build without the tuned kernels loads sm_80 code on the same device: the portable
@@ -85,8 +85,7 @@ TEST(CudaKernelSelection, AmpereAndSmallSharedMemoryFallBack) {
   sel = SelectCudaKernels(small, Env());
   ASSERT_TRUE(sel.ok()) << sel.status().ToString();
   EXPECT_EQ(sel->kernels.moe_experts, CudaMoeKernel::kStream);
-  EXPECT_NE(ChoiceOf(*sel, "moe_experts").reason.find("bytes of shared memory"),
-            std::string::npos);
+  EXPECT_NE(ChoiceOf(*sel, "moe_experts").reason.find("bytes of shared memory"), std::string::npos);
 }
 
 TEST(CudaKernelSelection, DtypesPickTheirVariants) {

@@ -78,8 +78,10 @@ __global__ void __launch_bounds__(kThreads) StreamGemmKernel(const GemmArgs a, i
       if (active && u < q_hi) {
         w.c0 = LoadStreaming(tile0 + u * 32 + lane);
         w.c1 = LoadStreaming(tile1 + u * 32 + lane);
-        w.s0 = __ldg(reinterpret_cast<const uint32_t*>(scales0 + u * kScalesPerTileQuad) + lane / 4);
-        w.s1 = __ldg(reinterpret_cast<const uint32_t*>(scales1 + u * kScalesPerTileQuad) + lane / 4);
+        w.s0 =
+            __ldg(reinterpret_cast<const uint32_t*>(scales0 + u * kScalesPerTileQuad) + lane / 4);
+        w.s1 =
+            __ldg(reinterpret_cast<const uint32_t*>(scales1 + u * kScalesPerTileQuad) + lane / 4);
       }
     };
 
@@ -241,10 +243,8 @@ Status LaunchStreamGemm(const GemmArgs& a, cudaStream_t stream) {
                   : LaunchTyped<1, false, false>(a, stream);
   }
   if (a.gate_up)
-    return a.wide ? LaunchTyped<2, true, true>(a, stream)
-                  : LaunchTyped<2, true, false>(a, stream);
-  return a.wide ? LaunchTyped<2, false, true>(a, stream)
-                : LaunchTyped<2, false, false>(a, stream);
+    return a.wide ? LaunchTyped<2, true, true>(a, stream) : LaunchTyped<2, true, false>(a, stream);
+  return a.wide ? LaunchTyped<2, false, true>(a, stream) : LaunchTyped<2, false, false>(a, stream);
 }
 
 }  // namespace atom::cuda::moe

@@ -18,10 +18,10 @@ namespace {
 
 constexpr int kWarps = 4;
 constexpr int kThreads = kWarps * 32;
-constexpr int kChunk = 4;   // quads per bulk-copy stage
-constexpr int kStages = 2;  // per warp
-constexpr int kCodeBytes = kChunk * 512;                     // one tile's codes in a stage
-constexpr int kScaleBytes = kChunk * kScalesPerTileQuad;     // one tile's scales in a stage
+constexpr int kChunk = 4;                                 // quads per bulk-copy stage
+constexpr int kStages = 2;                                // per warp
+constexpr int kCodeBytes = kChunk * 512;                  // one tile's codes in a stage
+constexpr int kScaleBytes = kChunk * kScalesPerTileQuad;  // one tile's scales in a stage
 constexpr int kStageBytes = 2 * kCodeBytes + 2 * kScaleBytes;
 constexpr int kSharedBytes = kWarps * kStages * kStageBytes + kWarps * kStages * 8;
 
@@ -34,8 +34,7 @@ __device__ __forceinline__ void MbarrierInit(uint64_t* bar) {
 }
 // The one arrival of the phase, announcing `bytes` of copies that will complete it.
 __device__ __forceinline__ void MbarrierArriveExpect(uint64_t* bar, uint32_t bytes) {
-  asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n" ::"r"(
-                   SharedAddress(bar)),
+  asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n" ::"r"(SharedAddress(bar)),
                "r"(bytes)
                : "memory");
 }
@@ -69,8 +68,8 @@ __global__ void __launch_bounds__(kThreads) StreamTmaGemmKernel(const GemmArgs a
   __shared__ int round_passes;
   const int lane = threadIdx.x % 32, warp = threadIdx.x / 32, q = lane % 4;
   uint8_t* ring = smem + warp * kStages * kStageBytes;
-  uint64_t* bars = reinterpret_cast<uint64_t*>(smem + kWarps * kStages * kStageBytes) +
-                   warp * kStages;
+  uint64_t* bars =
+      reinterpret_cast<uint64_t*>(smem + kWarps * kStages * kStageBytes) + warp * kStages;
   if (lane == 0) {
     for (int s = 0; s < kStages; ++s) MbarrierInit(&bars[s]);
     asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
@@ -298,10 +297,8 @@ Status LaunchStreamTmaGemm(const GemmArgs& a, cudaStream_t stream) {
                   : LaunchTyped<1, false, false>(a, stream);
   }
   if (a.gate_up)
-    return a.wide ? LaunchTyped<2, true, true>(a, stream)
-                  : LaunchTyped<2, true, false>(a, stream);
-  return a.wide ? LaunchTyped<2, false, true>(a, stream)
-                : LaunchTyped<2, false, false>(a, stream);
+    return a.wide ? LaunchTyped<2, true, true>(a, stream) : LaunchTyped<2, true, false>(a, stream);
+  return a.wide ? LaunchTyped<2, false, true>(a, stream) : LaunchTyped<2, false, false>(a, stream);
 }
 
 }  // namespace atom::cuda::moe
