@@ -177,7 +177,10 @@ class GptOssCuda final : public Model {
   DeviceBuffer argmax_, argmax_workspace_;
   CudaSampler sampler_;  // device sampling, outside the graphs
   uint64_t buffers_epoch_ = 0;
-  const void* graphs_cache_ = nullptr;  // the KV cache the graphs were captured over
+  // The KV cache the graphs were captured over: every pool's address and the block count, all
+  // baked into the graphs (a new cache may reuse some of a freed one's addresses, not all).
+  std::vector<const void*> graphs_cache_, cache_pools_;
+  int64_t graphs_cache_blocks_ = 0;
 
   // Decode graphs by padded batch size; the host staging of their padded metadata.
   static constexpr int kMaxGraphBatch = 256;
@@ -509,8 +512,12 @@ Status GptOssCuda::Forward(const ForwardBatch& batch, const KvCacheView& cache,
                     DTypeName(kv_cache_dtype_), DeviceName(device_));
   ATOM_CUDA_RETURN_IF_ERROR(cudaSetDevice(device_.index));
   // Graphs hold the cache's addresses too: another cache (a new engine) starts a new epoch.
-  if (cache.key[0].data() != graphs_cache_) {
-    graphs_cache_ = cache.key[0].data();
+  cache_pools_.clear();
+  for (size_t i = 0; i < cache.key.size(); ++i)
+    cache_pools_.insert(cache_pools_.end(), {cache.key[i].data(), cache.value[i].data()});
+  if (cache_pools_ != graphs_cache_ || cache.key[0].dim(0) != graphs_cache_blocks_) {
+    graphs_cache_.swap(cache_pools_);
+    graphs_cache_blocks_ = cache.key[0].dim(0);
     ++buffers_epoch_;
   }
 
