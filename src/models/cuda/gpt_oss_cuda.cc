@@ -533,7 +533,9 @@ Status GptOssCuda::Forward(const ForwardBatch& batch, const KvCacheView& cache,
   if (decode) return ForwardDecodeGraph(batch, cache, logits);
 
   ATOM_RETURN_IF_ERROR(ReserveStep(T, R));
-  profiler_->BeginStep(max_query_len > 1 ? "prefill" : "decode");
+  // Step kinds by shape, so each table averages like steps (the profiling pass's are apart).
+  profiler_->BeginStep(fmt::format("{} ({} tokens, {} sequences)",
+                                   max_query_len > 1 ? "prefill" : "decode", T, S));
   ATOM_RETURN_IF_ERROR(UploadStep(token_ids_, batch.token_ids, size_t(T)));
   ATOM_RETURN_IF_ERROR(UploadStep(positions_, md.positions, size_t(T)));
   ATOM_RETURN_IF_ERROR(UploadStep(slot_mapping_, md.slot_mapping, size_t(T)));
@@ -627,7 +629,7 @@ Status GptOssCuda::ForwardDecodeGraph(const ForwardBatch& batch, const KvCacheVi
   ATOM_RETURN_IF_ERROR(GrowStep(argmax_, kMaxGraphBatch * sizeof(int32_t)));
   ATOM_RETURN_IF_ERROR(GrowStep(argmax_workspace_, cuda::ArgmaxWorkspaceBytes(kMaxGraphBatch)));
 
-  profiler_->BeginStep("decode");
+  profiler_->BeginStep(fmt::format("decode graph ({} sequences)", S));
   ATOM_RETURN_IF_ERROR(UploadStep(token_ids_, pad_tokens_.data(), B));
   ATOM_RETURN_IF_ERROR(UploadStep(positions_, pad_positions_.data(), B));
   ATOM_RETURN_IF_ERROR(UploadStep(slot_mapping_, pad_slots_.data(), B));
