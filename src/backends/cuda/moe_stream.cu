@@ -14,8 +14,9 @@
 // made it slower, so neither is here.
 //
 // Epilogue as the decode kernel (moe_decode.cu): bias + clamped SwiGLU → bf16 activation (W1),
-// bias → f32 per pair (W2). Summation order within an item is fixed by (split, quad, block), so
-// results do not depend on the batch beyond the token's own inputs.
+// bias → f32 per pair (W2). The summation order is fixed by (split, quad, block) and the split
+// count by the host-known T, so a token's output depends on its own inputs and, in the last f32
+// bits, on T (as the choice of variant does, moe.h), never on the other tokens' values.
 #include "backends/cuda/moe_device_util.cuh"
 #include "backends/cuda/moe_kernels.h"
 #include "backends/cuda/moe_mxfp4_layout.cuh"
