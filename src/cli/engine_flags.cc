@@ -76,6 +76,11 @@ EngineConfig MakeEngineConfig(const EngineFlags& f, const ModelConfig& model,
   return c;
 }
 
+void LogKernelChoices(const Model& model) {
+  for (const ops::KernelChoice& k : model.kernel_choices())
+    ATOM_LOG_INFO("kernel {:<16} {:<16} {}", k.op, k.variant, k.reason);
+}
+
 StatusOr<LoadOptions> MakeLoadOptions(const EngineFlags& f) {
   LoadOptions load;
   load.max_num_batched_tokens = f.max_num_batched_tokens;
@@ -124,6 +129,7 @@ StatusOr<LoadedEngine> LoadEngine(const std::string& model_dir, const EngineFlag
   LoadedEngine out;
   ATOM_ASSIGN_OR_RETURN(out.load, MakeLoadOptions(flags));
   ATOM_ASSIGN_OR_RETURN(out.model, LoadModel(model_dir, out.load));
+  LogKernelChoices(*out.model);
   ATOM_ASSIGN_OR_RETURN(GenerationConfig generation, LoadGenerationConfig(model_dir));
   EngineConfig config = MakeEngineConfig(flags, out.model->config(), generation);
   ATOM_RETURN_IF_ERROR(SizeKvCacheForDevice(flags, out.load, *out.model, config));

@@ -35,6 +35,9 @@ void AddEngineFlags(CLI::App* cmd, EngineFlags& flags);
 EngineConfig MakeEngineConfig(const EngineFlags& flags, const ModelConfig& model,
                               const GenerationConfig& generation);
 
+// The start-up log's one line per op: the kernel variant chosen and why better ones were skipped.
+void LogKernelChoices(const Model& model);
+
 // Where the model runs: --device, where "auto" is the first GPU when this build has the CUDA
 // backend and a GPU is visible, else the CPU. Logs the choice.
 StatusOr<LoadOptions> MakeLoadOptions(const EngineFlags& flags);

@@ -105,8 +105,7 @@ int RunGenerate(GenerateOptions o) {
   if (!load.ok()) return Fail(load.status());
   auto model = LoadModel(o.model_dir, *load);
   if (!model.ok()) return Fail(model.status());
-  for (const ops::KernelChoice& k : (*model)->kernel_choices())
-    ATOM_LOG_INFO("kernel {:<16} {:<14} {}", k.op, k.variant, k.reason);
+  LogKernelChoices(**model);
   auto generation = LoadGenerationConfig(o.model_dir);
   if (!generation.ok()) return Fail(generation.status());
 

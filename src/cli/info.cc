@@ -68,7 +68,7 @@ int RunInfo(const std::string& dir) {
              DTypeName((*model)->kv_cache_spec().dtype));
   fmt::print("kernels:\n");
   for (const ops::KernelChoice& k : (*model)->kernel_choices())
-    fmt::print("  {:<16} {:<14} {}\n", k.op, k.variant, k.reason);
+    fmt::print("  {:<16} {:<16} {}\n", k.op, k.variant, k.reason);
   return 0;
 }
 

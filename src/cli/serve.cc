@@ -71,8 +71,7 @@ int RunServe(const ServeOptions& o) {
   auto model = LoadModel(o.model_dir, load);
   if (progress) progress->Finish();
   if (!model.ok()) return Fail(model.status());
-  for (const ops::KernelChoice& k : (*model)->kernel_choices())
-    ATOM_LOG_INFO("kernel {:<16} {:<14} {}", k.op, k.variant, k.reason);
+  LogKernelChoices(**model);
   auto generation = LoadGenerationConfig(o.model_dir);
   if (!generation.ok()) return Fail(generation.status());
   auto tokenizer = LoadTokenizer(o.model_dir, o.tokenizer);

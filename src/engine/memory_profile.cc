@@ -59,22 +59,28 @@ struct ProfileStep {
 
 }  // namespace
 
-Status RunMemoryProfile(Model& model, const EngineConfig& config) {
-  const KvCacheSpec spec = model.kv_cache_spec();
-  if (spec.device.type == DeviceType::kCpu) return OkStatus();
-  const int64_t max_len =
-      config.max_model_len > 0 ? config.max_model_len : model.config().max_position_embeddings;
+std::vector<ProfileStepShape> MemoryProfileSteps(const EngineConfig& config,
+                                                 int64_t max_position_embeddings) {
+  const int64_t max_len = config.max_model_len > 0 ? config.max_model_len : max_position_embeddings;
   const int64_t budget = config.scheduler.max_num_batched_tokens;
   const int seqs =
       int(std::max<int64_t>(1, std::min<int64_t>(config.scheduler.max_num_seqs, budget)));
-  ATOM_ASSIGN_OR_RETURN(KvCache scratch, KvCache::Create(spec, 1, config.block_size));
-  const std::vector<ProfileStep> steps = {
-      ProfileStep(0, 0, std::min(budget, max_len), config.block_size),
-      ProfileStep(seqs, max_len, 0, config.block_size),
-      ProfileStep(seqs - 1, max_len, std::min(budget - (seqs - 1), max_len), config.block_size),
+  std::vector<ProfileStepShape> steps = {
+      {0, 0, std::min(budget, max_len)},
+      {seqs, max_len, 0},
+      {seqs - 1, max_len, std::min(budget - (seqs - 1), max_len)},
   };
-  for (const ProfileStep& step : steps) {
-    if (step.tokens.empty()) continue;
+  std::erase_if(steps, [](const ProfileStepShape& s) { return s.decodes + s.prefill_tokens == 0; });
+  return steps;
+}
+
+Status RunMemoryProfile(Model& model, const EngineConfig& config) {
+  const KvCacheSpec spec = model.kv_cache_spec();
+  if (spec.device.type == DeviceType::kCpu) return OkStatus();
+  ATOM_ASSIGN_OR_RETURN(KvCache scratch, KvCache::Create(spec, 1, config.block_size));
+  for (const ProfileStepShape& shape :
+       MemoryProfileSteps(config, model.config().max_position_embeddings)) {
+    const ProfileStep step(shape.decodes, shape.context, shape.prefill_tokens, config.block_size);
     ATOM_RETURN_IF_ERROR(step.Run(model, scratch.view(), config.block_size));
   }
   return OkStatus();

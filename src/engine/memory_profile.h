@@ -4,11 +4,28 @@
 // workspaces, the largest decode CUDA graph) already counts as used.
 #pragma once
 
+#include <cstdint>
+#include <vector>
+
 #include "core/status.h"
 #include "engine/engine.h"
 #include "models/model.h"
 
 namespace atom {
+
+// One step of the profiling pass: `decodes` sequences of one token each at context `context`,
+// then (prefill_tokens > 0) one sequence prefilling that many tokens from position 0.
+struct ProfileStepShape {
+  int decodes = 0;
+  int64_t context = 0;
+  int64_t prefill_tokens = 0;
+  bool operator==(const ProfileStepShape&) const = default;
+};
+
+// The steps of the pass for `config` on a model of `max_position_embeddings` (the context when
+// config.max_model_len is 0), in the order RunMemoryProfile runs them (see below).
+std::vector<ProfileStepShape> MemoryProfileSteps(const EngineConfig& config,
+                                                 int64_t max_position_embeddings);
 
 // Runs, over a scratch KV cache of one block on the model's device (every block table entry
 // points at it and no token stores into it: slots are -1, which the device KV writers skip), the
