@@ -76,7 +76,7 @@ struct Registry {
                                       {"mxfp4_stream", CudaMoeKernel::kStream, NeedsMxfp4},
                                       {"mxfp4_decode", CudaMoeKernel::kDecode, NeedsMxfp4},
                                       {"bf16_simple", CudaMoeKernel::kBf16, NeedsBf16Experts}};
-  Table<Single> sampling = {{"cuda_argmax", 0, NeedsSm80}};
+  Table<Single> sampling = {{"cuda", 0, NeedsSm80}};  // argmax_rows + sample_rows
 
   // Calls f(op name, table, where the payload goes) for every op in report order.
   template <typename F>

@@ -297,6 +297,8 @@ Status GptOssCuda::Load(int max_num_batched_tokens, bool enforce_eager, DType kv
   for (ops::KernelChoice& choice : choices_) {
     if (choice.op == "paged_attention")
       choice.reason += "; per step: decode_split_kv, prefill_mma or mixed";
+    if (choice.op == "sampling")
+      choice.reason += "; per step: argmax when every row is plain greedy, else sample_rows";
     if (choice.op == "moe_experts" && ctx.mxfp4_experts)
       choice.reason += fmt::format("; per step: tiled64 from {} pairs per expert, tiled128 from {}",
                                    cuda::kMoeDecodeMaxRowsPerExpert + 1,
