@@ -293,7 +293,7 @@ Status GptOssCuda::Load(int max_num_batched_tokens, bool enforce_eager, DType kv
     default:  // kStream; bf16 experts ignore it
       moe_few_tokens_ = cuda::MoeVariant::kStream;
   }
-  // Two ops also choose per step, from the batch's shape.
+  // Some ops also choose per step, from the batch's shape.
   for (ops::KernelChoice& choice : choices_) {
     if (choice.op == "paged_attention")
       choice.reason += "; per step: decode_split_kv, prefill_mma or mixed";
