@@ -105,6 +105,7 @@ int RunBenchLatency(const BenchLatencyOptions& o) {
   nlohmann::json j = {{"model", o.model_dir},
                       {"device", DeviceName(load.kernel_context.device)},
                       {"kv_cache_dtype", DTypeName(model.kv_cache_spec().dtype)},
+                      {"kernels", KernelVariants(model)},
                       {"batch_size", o.batch_size},
                       {"input_len", o.input_len},
                       {"output_len", o.output_len},

@@ -74,6 +74,7 @@ int RunBenchThroughput(const BenchThroughputOptions& o) {
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   const nlohmann::json j = {{"model", o.model_dir},
                             {"device", DeviceName(load.kernel_context.device)},
+                            {"kernels", KernelVariants(model)},
                             {"num_prompts", o.num_prompts},
                             {"prompt_tokens", prompt_tokens},
                             {"output_tokens", output_tokens},

@@ -81,6 +81,12 @@ void LogKernelChoices(const Model& model) {
     ATOM_LOG_INFO("kernel {:<16} {:<16} {}", k.op, k.variant, k.reason);
 }
 
+std::map<std::string, std::string> KernelVariants(const Model& model) {
+  std::map<std::string, std::string> variants;
+  for (const ops::KernelChoice& k : model.kernel_choices()) variants[k.op] = k.variant;
+  return variants;
+}
+
 StatusOr<LoadOptions> MakeLoadOptions(const EngineFlags& f) {
   LoadOptions load;
   load.max_num_batched_tokens = f.max_num_batched_tokens;
@@ -117,10 +123,11 @@ Status SizeKvCacheForDevice(const EngineFlags& f, const LoadOptions& load, Model
         "--gpu-memory-utilization {}: the model already holds {:.2f} of the {:.2f} GiB allowed",
         f.gpu_memory_utilization, used / double(1 << 30), budget / double(1 << 30));
   config.kv_cache_bytes = uint64_t(budget - used);
-  ATOM_LOG_INFO("KV cache: {:.2f} GiB ({:.0f}% of {:.2f} GiB, less {:.2f} GiB in use after a "
-                "profiling step)",
-                double(config.kv_cache_bytes) / double(1 << 30), 100 * f.gpu_memory_utilization,
-                double(memory.total) / double(1 << 30), used / double(1 << 30));
+  ATOM_LOG_INFO(
+      "KV cache: {:.2f} GiB ({:.0f}% of {:.2f} GiB, less {:.2f} GiB in use after a "
+      "profiling step)",
+      double(config.kv_cache_bytes) / double(1 << 30), 100 * f.gpu_memory_utilization,
+      double(memory.total) / double(1 << 30), used / double(1 << 30));
 #endif
   return OkStatus();
 }

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <map>
 #include <memory>
 #include <string>
 
@@ -37,6 +38,8 @@ EngineConfig MakeEngineConfig(const EngineFlags& flags, const ModelConfig& model
 
 // The start-up log's one line per op: the kernel variant chosen and why better ones were skipped.
 void LogKernelChoices(const Model& model);
+// The chosen variant by op, for benchmark results (which kernels produced the numbers).
+std::map<std::string, std::string> KernelVariants(const Model& model);
 
 // Where the model runs: --device, where "auto" is the first GPU when this build has the CUDA
 // backend and a GPU is visible, else the CPU. Logs the choice.

@@ -35,6 +35,9 @@ class BenchCliTest(unittest.TestCase):
         self.assertGreater(r["decode_step_s"], 0)
         self.assertAlmostEqual(r["decode_tokens_per_s"], 3 / r["decode_step_s"], places=3)
         self.assertIn("decode step", table)
+        # Which kernels produced the numbers: one variant per op, whatever the device.
+        self.assertTrue({"linear", "paged_attention", "moe_experts"} <= set(r["kernels"]))
+        self.assertTrue(all(isinstance(v, str) and v for v in r["kernels"].values()))
 
     def test_throughput(self):
         r, table = run_json("throughput", "--num-prompts", "12", "--input-len", "16",
@@ -44,6 +47,7 @@ class BenchCliTest(unittest.TestCase):
         self.assertEqual(r["output_tokens"], 12 * 5)   # EOS ignored
         self.assertAlmostEqual(r["output_tokens_per_s"], 60 / r["seconds"], places=3)
         self.assertIn("requests/s", table)
+        self.assertIn("moe_experts", r["kernels"])
 
     def test_bad_flag_is_a_clear_error(self):
         proc = subprocess.run([ARGS.atom, "bench", "throughput", "--num-prompts", "0"],
