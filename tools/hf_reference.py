@@ -14,9 +14,13 @@ prompt + greedy continuation) and OUT/cases.json (prompt ids, the G greedy ids,
 min_top1_margin), exactly as the fixtures' README describes, and
 OUT/reference_logits_hf_bf16.safetensors: transformers itself in bfloat16 on prompt + greedy ids
 (`caseN.full_logits`), the yardstick a bf16 engine is held to (--bf16-only adds just this file to
-an existing reference folder, e.g. the fixtures). transformers runs GptOssForCausalLM
-with eager attention in float32 on the GPU; MXFP4 experts are read through
-Mxfp4Config(dequantize=True).
+an existing reference folder, e.g. the fixtures), and OUT/router_gaps.safetensors:
+`caseN.full_router_gaps` f32 [layers, L + G], per layer and position of prompt + greedy ids the
+float32 router's k-th minus (k+1)-th largest logit — where it is nearly 0 the expert choice is a
+near-tie that bf16 rounding may break the other way, and tests leave the rows it reaches out of
+their logits bound (tests/reference_routing.h; --gaps-only adds just this file to an existing
+reference folder). transformers runs GptOssForCausalLM with eager attention in float32 on the
+GPU; MXFP4 experts are read through Mxfp4Config(dequantize=True).
 """
 import argparse
 import json
@@ -43,6 +47,9 @@ def main():
     parser.add_argument("--bf16-only", action="store_true",
                         help="only (re)write OUT/reference_logits_hf_bf16.safetensors for the "
                              "cases already in OUT/cases.json")
+    parser.add_argument("--gaps-only", action="store_true",
+                        help="only (re)write OUT/router_gaps.safetensors for the cases already "
+                             "in OUT/cases.json")
     args = parser.parse_args()
 
     model_dir = args.model or os.path.join(args.out, "model")
@@ -57,11 +64,11 @@ def main():
         with open(os.path.join(args.out, "cases.json")) as f:
             write_bf16_reference(model_dir, config, json.load(f)["cases"], args.out)
         return
-    kwargs = {"attn_implementation": "eager", "dtype": torch.float32}
-    if getattr(config, "quantization_config", None):
-        kwargs["quantization_config"] = Mxfp4Config(dequantize=True)
-    # Dequantized MXFP4 experts come back in bf16: everything is computed in float32.
-    model = GptOssForCausalLM.from_pretrained(model_dir, **kwargs).to("cuda", torch.float32).eval()
+    model = load_float32(model_dir, config)
+    if args.gaps_only:
+        with open(os.path.join(args.out, "cases.json")) as f:
+            write_router_gaps(model, config, json.load(f)["cases"], args.out)
+        return
 
     gen = torch.Generator().manual_seed(args.seed)
     vocab = config.vocab_size
@@ -92,9 +99,50 @@ def main():
                    "torch_version": torch.__version__, "seed": args.seed, "cases": cases}, f,
                   indent=1)
     print(f"wrote {args.out}/reference_logits.safetensors and cases.json")
+    write_router_gaps(model, config, cases, args.out)
     del model
     torch.cuda.empty_cache()
     write_bf16_reference(model_dir, config, cases, args.out)
+
+
+def load_float32(model_dir, config):
+    kwargs = {"attn_implementation": "eager", "dtype": torch.float32}
+    if getattr(config, "quantization_config", None):
+        kwargs["quantization_config"] = Mxfp4Config(dequantize=True)
+    # Dequantized MXFP4 experts come back in bf16: everything is computed in float32.
+    return GptOssForCausalLM.from_pretrained(model_dir, **kwargs).to("cuda", torch.float32).eval()
+
+
+def router_gaps(model, ids, k):
+    """[layers, positions]: each layer's k-th minus (k+1)-th largest router logit, recomputed in
+    float32 from the router's input (a forward hook on every layer's mlp.router)."""
+    gaps = []
+
+    def hook(router, args, output):
+        hidden = args[0].reshape(-1, args[0].shape[-1]).float()
+        logits = torch.nn.functional.linear(hidden, router.weight.float(), router.bias.float())
+        top = torch.topk(logits, k + 1, dim=-1).values
+        gaps.append((top[:, k - 1] - top[:, k]).cpu())
+
+    handles = [layer.mlp.router.register_forward_hook(hook) for layer in model.model.layers]
+    try:
+        with torch.no_grad():
+            model(ids)
+    finally:
+        for handle in handles:
+            handle.remove()
+    return torch.stack(gaps).contiguous()
+
+
+def write_router_gaps(model, config, cases, out):
+    tensors = {}
+    for i, c in enumerate(cases):
+        ids = torch.tensor([c["prompt_ids"] + c["greedy_ids"]], device="cuda")
+        gaps = router_gaps(model, ids, config.num_experts_per_tok)
+        tensors[f"case{i}.full_router_gaps"] = gaps
+        print(f"case{i}: smallest router gap {float(gaps.min()):.4g}", flush=True)
+    save_file(tensors, os.path.join(out, "router_gaps.safetensors"))
+    print(f"wrote {out}/router_gaps.safetensors")
 
 
 def write_bf16_reference(model_dir, config, cases, out):
