@@ -4,58 +4,39 @@
 #include <vector>
 
 #include "engine/kv_cache.h"
+#include "engine/step_metadata.h"
 
 namespace atom {
 
 namespace {
 
-// One step's host arrays: `decodes` sequences of one token at position context - 1, then (if
+// One profile step's batch: `decodes` sequences of one token at position context - 1, then (if
 // prefill > 0) one sequence of `prefill` tokens from position 0. Nothing is stored (slot -1);
-// every block table entry is block 0.
-struct ProfileStep {
-  std::vector<int32_t> tokens, positions, query_start, seq_lens, block_tables, rows;
-  std::vector<int64_t> slots;
-  int max_blocks_per_seq = 0;
-
-  ProfileStep(int decodes, int64_t context, int64_t prefill, int block_size) {
-    const int seqs = decodes + (prefill > 0 ? 1 : 0);
-    max_blocks_per_seq = int((std::max(context, prefill) + block_size - 1) / block_size);
-    query_start.push_back(0);
-    for (int s = 0; s < decodes; ++s) {
-      positions.push_back(int32_t(context - 1));
-      seq_lens.push_back(int32_t(context));
-      query_start.push_back(query_start.back() + 1);
-    }
-    if (prefill > 0) {
-      for (int64_t p = 0; p < prefill; ++p) positions.push_back(int32_t(p));
-      seq_lens.push_back(int32_t(prefill));
-      query_start.push_back(query_start.back() + int32_t(prefill));
-    }
-    tokens.assign(positions.size(), 0);
-    slots.assign(positions.size(), -1);
-    block_tables.assign(size_t(seqs) * max_blocks_per_seq, 0);
-    // Every sequence wants its last row's logits, as the scheduler's steps do.
-    for (int s = 0; s < seqs; ++s) rows.push_back(query_start[s + 1] - 1);
+// every block table entry is block 0; every sequence wants its last row's logits, as the
+// scheduler's steps do.
+StepMetadata ProfileStepMetadata(const ProfileStepShape& shape, int block_size) {
+  StepMetadata md;
+  const int seqs = shape.decodes + (shape.prefill_tokens > 0 ? 1 : 0);
+  md.block_size = block_size;
+  md.max_blocks_per_seq =
+      int((std::max(shape.context, shape.prefill_tokens) + block_size - 1) / block_size);
+  md.query_start.push_back(0);
+  for (int s = 0; s < shape.decodes; ++s) {
+    md.positions.push_back(int32_t(shape.context - 1));
+    md.seq_lens.push_back(int32_t(shape.context));
+    md.query_start.push_back(md.query_start.back() + 1);
   }
-
-  Status Run(Model& model, const KvCacheView& cache, int block_size) const {
-    ForwardBatch batch;
-    batch.token_ids = tokens.data();
-    batch.attention.num_seqs = int(seq_lens.size());
-    batch.attention.num_tokens = int(tokens.size());
-    batch.attention.query_start = query_start.data();
-    batch.attention.seq_lens = seq_lens.data();
-    batch.attention.positions = positions.data();
-    batch.attention.slot_mapping = slots.data();
-    batch.attention.block_tables = block_tables.data();
-    batch.attention.max_blocks_per_seq = max_blocks_per_seq;
-    batch.attention.block_size = block_size;
-    batch.logits_indices = rows.data();
-    batch.num_logits = int(rows.size());
-    HostTensor logits(DType::kF32, {int64_t(rows.size()), model.config().vocab_size});
-    return model.Forward(batch, cache, logits);
+  if (shape.prefill_tokens > 0) {
+    for (int64_t p = 0; p < shape.prefill_tokens; ++p) md.positions.push_back(int32_t(p));
+    md.seq_lens.push_back(int32_t(shape.prefill_tokens));
+    md.query_start.push_back(md.query_start.back() + int32_t(shape.prefill_tokens));
   }
-};
+  md.token_ids.assign(md.positions.size(), 0);
+  md.slot_mapping.assign(md.positions.size(), -1);
+  md.block_tables.assign(size_t(seqs) * md.max_blocks_per_seq, 0);
+  for (int s = 0; s < seqs; ++s) md.logits_indices.push_back(md.query_start[s + 1] - 1);
+  return md;
+}
 
 }  // namespace
 
@@ -80,8 +61,9 @@ Status RunMemoryProfile(Model& model, const EngineConfig& config) {
   ATOM_ASSIGN_OR_RETURN(KvCache scratch, KvCache::Create(spec, 1, config.block_size));
   for (const ProfileStepShape& shape :
        MemoryProfileSteps(config, model.config().max_position_embeddings)) {
-    const ProfileStep step(shape.decodes, shape.context, shape.prefill_tokens, config.block_size);
-    ATOM_RETURN_IF_ERROR(step.Run(model, scratch.view(), config.block_size));
+    const StepMetadata md = ProfileStepMetadata(shape, config.block_size);
+    HostTensor logits(DType::kF32, {int64_t(md.logits_indices.size()), model.config().vocab_size});
+    ATOM_RETURN_IF_ERROR(model.Forward(md.Batch(), scratch.view(), logits));
   }
   return OkStatus();
 }

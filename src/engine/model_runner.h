@@ -12,6 +12,7 @@
 #include "core/status.h"
 #include "engine/kv_cache.h"
 #include "engine/scheduler.h"
+#include "engine/step_metadata.h"
 #include "models/model.h"
 
 namespace atom {
@@ -57,9 +58,7 @@ class ModelRunner {
   Model& model_;
   KvCache cache_;
   // The step's metadata, reused between steps.
-  std::vector<int32_t> token_ids_, positions_, query_start_, seq_lens_, block_tables_,
-      logits_indices_;
-  std::vector<int64_t> slot_mapping_;
+  StepMetadata md_;
   Buffer logits_;  // grows to the largest step; reused (a 256-row step is 200 MB at 201k vocab)
 };
 
