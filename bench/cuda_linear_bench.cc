@@ -2,7 +2,8 @@
 // o (4096 -> 2880, bias, bf16 out), router (2880 -> 128, bias, f32 out) and unembedding
 // (2880 -> 201,088, f32 logits), at T = 1 and 8 (decode: weight-bandwidth bound, read GB/s),
 // 64 and 4096 (prefill: TFLOP/s), next to BM_GemmCeiling (8192^3, bf16). Weights, inputs and
-// outputs rotate among sets larger than L2.
+// outputs rotate among sets larger than L2. BM_DenseGemv: the same decode shapes through
+// DenseGemv (dense_gemv.h), the kernel the model uses for steps of <= 8 tokens.
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
@@ -12,6 +13,7 @@
 #include <vector>
 
 #include "backends/cuda/cublaslt_linear.h"
+#include "backends/cuda/dense_gemv.h"
 #include "backends/cuda/device_buffer.h"
 #include "cuda_event_timer.h"
 
@@ -122,6 +124,47 @@ BENCHMARK(BM_Linear)
     ->ArgsProduct({{kQkv, kO, kRouter, kRouterF32Bias, kUnembedding}, {1, 8, 64, 4096}, {0, 1}})
     ->Args({kCeiling, 8192, 0})
     ->Args({kCeiling, 8192, 1})
+    ->UseManualTime()
+    ->MinTime(0.02)
+    ->Unit(benchmark::kMicrosecond);
+
+// range(0): layer, range(1): T, range(2): split (0 = DenseGemv's own choice).
+void BM_DenseGemv(benchmark::State& state) {
+  const Shape& shape = kShapes[state.range(0)];
+  const int64_t T = state.range(1);
+  const int out_bytes = shape.out_dtype == DType::kF32 ? 4 : 2;
+  const double bytes = 2.0 * shape.in * shape.out + 2.0 * T * shape.in +
+                       double(out_bytes) * T * shape.out +
+                       (shape.bias ? (shape.bias_dtype == DType::kF32 ? 4.0 : 2.0) * shape.out : 0);
+  const int sets = RotatingSets(bytes, 8);
+  LayerWeights& lw = WeightsFor(int(state.range(0)), sets);
+  std::vector<DeviceBuffer> x, out;
+  for (int s = 0; s < sets; ++s) {
+    x.push_back(RandomDevice(size_t(T) * shape.in * 2));
+    out.push_back(RandomDevice(size_t(T) * shape.out * out_bytes));
+  }
+  const double seconds = TimeOnGpu(state, Stream(), std::max(10, sets), [&](int64_t i) {
+    const int s = int(i % sets);
+    DenseGemvArgs a;
+    a.x = static_cast<const __nv_bfloat16*>(x[s].data());
+    a.x_stride = shape.in;
+    a.weight = static_cast<const __nv_bfloat16*>(lw.weight[s].data());
+    a.bias = shape.bias ? lw.bias[s].data() : nullptr;
+    a.bias_dtype = shape.bias_dtype == DType::kF32 ? GemvDType::kF32 : GemvDType::kBf16;
+    a.out = out[s].data();
+    a.out_dtype = shape.out_dtype == DType::kF32 ? GemvDType::kF32 : GemvDType::kBf16;
+    a.out_stride = shape.out;
+    a.tokens = int(T);
+    a.in = int(shape.in);
+    a.out_features = int(shape.out);
+    a.split = int(state.range(2));
+    return DenseGemv(a, Stream());
+  });
+  ReportRates(state, seconds, bytes, 2.0 * T * shape.in * shape.out);
+  state.SetLabel(std::string(shape.name) + " split " + std::to_string(state.range(2)));
+}
+BENCHMARK(BM_DenseGemv)
+    ->ArgsProduct({{kQkv, kO, kRouterF32Bias, kUnembedding}, {1, 2, 4, 8}, {0, 1, 4}})
     ->UseManualTime()
     ->MinTime(0.02)
     ->Unit(benchmark::kMicrosecond);

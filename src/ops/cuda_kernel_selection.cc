@@ -66,7 +66,9 @@ using Table = std::vector<Variant<Ctx, Payload>>;
 struct Registry {
   Table<Single> embedding = {{"cuda", 0, NeedsSm80}};
   Table<Single> rms_norm = {{"cuda_fused_add", 0, NeedsSm80}};
-  Table<Single> linear = {{"cublaslt", 0, Always}};
+  Table<CudaLinearKernel> linear = {
+      {"gemv_few_tokens", CudaLinearKernel::kGemvFewTokens, NeedsSm80},
+      {"cublaslt", CudaLinearKernel::kCublasLt, Always}};
   Table<CudaKvWriteKernel> rope_write_kv = {
       {"bf16_cache", CudaKvWriteKernel::kBf16Cache, NeedsBf16Cache},
       {"fp8_cache", CudaKvWriteKernel::kFp8Cache, NeedsFp8Cache}};
@@ -84,7 +86,7 @@ struct Registry {
     Single unused = 0;
     f("embedding", embedding, unused);
     f("rms_norm", rms_norm, unused);
-    f("linear", linear, unused);
+    f("linear", linear, k.linear);
     f("rope_write_kv", rope_write_kv, k.rope_write_kv);
     f("paged_attention", paged_attention, unused);
     f("router_topk", router_topk, unused);

@@ -39,10 +39,17 @@ enum class CudaMoeKernel {
   kBf16,       // bf16 experts: CUDA-core dots
 };
 enum class CudaKvWriteKernel { kBf16Cache, kFp8Cache };
+// Dense layers (qkv, o, router, unembedding).
+enum class CudaLinearKernel {
+  kGemvFewTokens,  // a streaming GEMV where it beats cuBLASLt (steps of 1-4 tokens; the router
+                   // up to 8), else cuBLASLt
+  kCublasLt,       // cuBLASLt for every step
+};
 
 // The choices the model acts on; ops with one variant have nothing to act on.
 struct CudaKernels {
   CudaMoeKernel moe_experts = CudaMoeKernel::kStream;
+  CudaLinearKernel linear = CudaLinearKernel::kCublasLt;
   CudaKvWriteKernel rope_write_kv = CudaKvWriteKernel::kBf16Cache;
 };
 

@@ -24,8 +24,9 @@
 #include "backends/cuda/device_info.h"
 #include "backends/cuda/moe_experts_upload.h"
 #include "backends/cuda/moe_kernels.h"
-#include "ops/cuda_kernel_selection.h"
+#include "backends/cuda/router.h"
 #include "gpu/gpu_test_util.h"
+#include "ops/cuda_kernel_selection.h"
 
 namespace atom {
 namespace {
@@ -182,6 +183,27 @@ void RunGpu(const cuda::MoeDeviceExperts& ex, const cuda::DeviceBuffer& x, const
       static_cast<float*>(y.data()), workspace->data(), bytes, nullptr, variant));
   ATOM_ASSERT_CUDA(cudaGetLastError());
   *out = testing::Download<float>(y, size_t(r.tokens) * ex.hidden);
+
+  // Without `out` the per-pair rows stay in the workspace; combined on the host in slot order
+  // (f32 fma from zero, as the combine kernel) they give the same bits.
+  ATOM_ASSERT_OK(cuda::LaunchMoeExperts(ex, static_cast<const __nv_bfloat16*>(x.data()), r.tokens,
+                                        static_cast<const int32_t*>(indices.data()),
+                                        static_cast<const float*>(weights.data()), r.k, nullptr,
+                                        workspace->data(), bytes, nullptr, variant));
+  const float* pairs_dev = cuda::MoePairOutputs(workspace->data(), r.tokens, r.k, ex.num_experts,
+                                                ex.hidden, ex.intermediate);
+  std::vector<float> pairs(size_t(r.tokens) * r.k * ex.hidden);
+  ATOM_ASSERT_CUDA(cudaDeviceSynchronize());
+  ATOM_ASSERT_CUDA(
+      cudaMemcpy(pairs.data(), pairs_dev, pairs.size() * sizeof(float), cudaMemcpyDeviceToHost));
+  for (int t = 0; t < r.tokens; ++t)
+    for (int j = 0; j < ex.hidden; ++j) {
+      float acc = 0.0f;
+      for (int s = 0; s < r.k; ++s)
+        acc = std::fma(r.weights[size_t(t) * r.k + s], pairs[(size_t(t) * r.k + s) * ex.hidden + j],
+                       acc);
+      ASSERT_EQ(acc, (*out)[size_t(t) * ex.hidden + j]) << "token " << t << " column " << j;
+    }
 }
 
 std::vector<int> SampleRows(int tokens, int n) {
@@ -279,8 +301,7 @@ TEST(CudaMoe, Mxfp4SkewedRoutingAndIdleExperts) {
                   "mxfp4 E=32 all on 0..3");
   const Experts& ex128 = RealExperts(128);
   ASSERT_TRUE(ex128.device);
-  CheckVariants(ex128, RandomRoutes(64, 4, 6), Mxfp4Variants(), 1, 64,
-                "mxfp4 E=128 on 6 experts");
+  CheckVariants(ex128, RandomRoutes(64, 4, 6), Mxfp4Variants(), 1, 64, "mxfp4 E=128 on 6 experts");
 }
 
 // The tiny fixture's sizes (tests/data/gpt-oss-tiny-*: E = 8, D = 96, I = 160, k = 4): K and N
@@ -304,6 +325,68 @@ TEST(CudaMoe, Mxfp4WideScales) {
       CheckVariants(*ex, RandomRoutes(tokens, 4, 6), Mxfp4Variants(), tokens, 0,
                     "mxfp4 wide scales");
   }
+}
+
+// The router's top-k fused into the routing step (and, past kMoeFusedRouterMaxTokens, run as
+// RouterTopK's kernel first): the same indices, weights and outputs, bit for bit, as RouterTopK
+// followed by LaunchMoeExperts. Logits with planted exact ties (the lower index must win).
+void CheckFromLogits(const cuda::MoeDeviceExperts& ex, int tokens, int k, MoeVariant variant) {
+  SCOPED_TRACE(::testing::Message() << "E " << ex.num_experts << " T " << tokens << " k " << k
+                                    << " " << cuda::MoeVariantName(variant));
+  const int e = ex.num_experts;
+  std::vector<float> logits = testing::RandomFloats(size_t(tokens) * e, -3.0f, 3.0f);
+  for (int t = 0; t < tokens; t += 3) logits[size_t(t) * e + 1] = logits[size_t(t) * e];
+  const Bf16Values x = testing::RandomBf16(size_t(tokens) * ex.hidden);
+  cuda::DeviceBuffer d_x = testing::Upload(x.bits), d_logits = testing::Upload(logits);
+  const size_t bytes = cuda::MoeWorkspaceBytes(tokens, k, e, ex.hidden, ex.intermediate);
+  auto ws = cuda::DeviceBuffer::Allocate(bytes);
+  ATOM_ASSERT_OK(ws.status());
+  auto run = [&](bool fused, std::vector<int32_t>* idx, std::vector<float>* w,
+                 std::vector<float>* out) {
+    cuda::DeviceBuffer d_idx = testing::Poisoned<int32_t>(size_t(tokens) * k);
+    cuda::DeviceBuffer d_w = testing::Poisoned<float>(size_t(tokens) * k);
+    cuda::DeviceBuffer d_out = testing::Poisoned<float>(size_t(tokens) * ex.hidden);
+    auto* xs = static_cast<const __nv_bfloat16*>(d_x.data());
+    auto* ls = static_cast<const float*>(d_logits.data());
+    auto* is = static_cast<int32_t*>(d_idx.data());
+    auto* ps = static_cast<float*>(d_w.data());
+    auto* os = static_cast<float*>(d_out.data());
+    if (fused) {
+      ATOM_ASSERT_OK(cuda::LaunchMoeExpertsFromLogits(ex, xs, tokens, ls, k, is, ps, os, ws->data(),
+                                                      bytes, nullptr, variant));
+    } else {
+      ATOM_ASSERT_OK(cuda::RouterTopK(ls, tokens, e, k, is, ps, nullptr));
+      ATOM_ASSERT_OK(cuda::LaunchMoeExperts(ex, xs, tokens, is, ps, k, os, ws->data(), bytes,
+                                            nullptr, variant));
+    }
+    *idx = testing::Download<int32_t>(d_idx, size_t(tokens) * k);
+    *w = testing::Download<float>(d_w, size_t(tokens) * k);
+    *out = testing::Download<float>(d_out, size_t(tokens) * ex.hidden);
+  };
+  std::vector<int32_t> i1, i2;
+  std::vector<float> w1, w2, o1, o2;
+  run(true, &i1, &w1, &o1);
+  run(false, &i2, &w2, &o2);
+  EXPECT_EQ(i1, i2);
+  EXPECT_EQ(w1, w2);
+  EXPECT_EQ(o1, o2);
+  for (float v : o1) ASSERT_TRUE(std::isfinite(v));
+}
+
+TEST(CudaMoe, RouterTopKFusedIntoRoutingStep) {
+  for (int e : {32, 128}) {
+    const Experts& ex = RealExperts(e);
+    ASSERT_TRUE(ex.device);
+    for (int tokens : {1, 5, cuda::kMoeFusedRouterMaxTokens, cuda::kMoeFusedRouterMaxTokens + 1})
+      for (MoeVariant v : {MoeVariant::kStream, MoeVariant::kTiled64})
+        CheckFromLogits(ex.device->view(), tokens, 4, v);
+  }
+  auto tiny = MakeExperts(ops::ExpertFormat::kMxfp4, 8, 96, 160);
+  ASSERT_TRUE(tiny->device);
+  CheckFromLogits(tiny->device->view(), 3, 8, MoeVariant::kAuto);  // k == E
+  auto bf16 = MakeExperts(ops::ExpertFormat::kBf16, 8, 96, 160);
+  ASSERT_TRUE(bf16->device);
+  CheckFromLogits(bf16->device->view(), 7, 4, MoeVariant::kAuto);  // RouterTopK's kernel first
 }
 
 TEST(CudaMoe, Bf16Experts) {

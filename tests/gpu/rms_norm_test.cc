@@ -1,11 +1,13 @@
 // FusedAddRmsNorm against cpu::ref::Add + cpu::ref::RmsNorm: the residual exactly (the same f32
 // add), the bf16 output within bf16 rounding, every element written; gpt-oss's 2880 and the
-// shapes that take each code path.
+// shapes that take each code path. FusedCombineAddRmsNorm: bit for bit the MoE combine
+// (moe::LaunchCombine) followed by FusedAddRmsNorm, on both code paths.
 #include "backends/cuda/rms_norm.h"
 
 #include <gtest/gtest.h>
 
 #include "backends/cpu/cpu_kernels.h"
+#include "backends/cuda/moe_kernels.h"
 #include "gpu_test_util.h"
 
 namespace atom::cuda {
@@ -90,6 +92,45 @@ TEST(CudaRmsNorm, MisalignedPointersTakeTheScalarPath) {
                     Tensor(gain_bits.data(), DType::kBF16, {kDim}), 1e-5f, want);
   EXPECT_LT(RelativeError(got, std::vector<float>(want.data<float>(), want.data<float>() + kDim)),
             kBf16Tolerance);
+}
+
+// The combine kernel then the norm, against the fused kernel: residual and output identical.
+void CheckCombine(int64_t tokens, int64_t dim, int k) {
+  SCOPED_TRACE(::testing::Message() << "tokens " << tokens << " dim " << dim << " k " << k);
+  const std::vector<float> residual = RandomFloats(tokens * dim, -3.0f, 3.0f);
+  const std::vector<float> pairs = RandomFloats(tokens * k * dim, -2.0f, 2.0f);
+  const std::vector<float> weights = RandomFloats(tokens * k, 0.0f, 1.0f);
+  const testing::Bf16Values gain = RandomBf16(dim, 0.5f, 1.5f);
+  DeviceBuffer d_pairs = Upload(pairs), d_weights = Upload(weights), d_gain = Upload(gain.bits);
+  auto* g = static_cast<const __nv_bfloat16*>(d_gain.data());
+  auto* p = static_cast<const float*>(d_pairs.data());
+  auto* w = static_cast<const float*>(d_weights.data());
+
+  DeviceBuffer r1 = Upload(residual), combined = Poisoned<float>(tokens * dim);
+  DeviceBuffer out1 = Poisoned<uint16_t>(tokens * dim);
+  ATOM_ASSERT_OK(moe::LaunchCombine(p, w, int(tokens), k, int(dim),
+                                    static_cast<float*>(combined.data()), nullptr));
+  ATOM_ASSERT_OK(FusedAddRmsNorm(static_cast<float*>(r1.data()),
+                                 static_cast<const float*>(combined.data()), g, 1e-5f, tokens, dim,
+                                 static_cast<__nv_bfloat16*>(out1.data()), nullptr));
+  DeviceBuffer r2 = Upload(residual), out2 = Poisoned<uint16_t>(tokens * dim);
+  ATOM_ASSERT_OK(FusedCombineAddRmsNorm(static_cast<float*>(r2.data()), p, w, k, g, 1e-5f, tokens,
+                                        dim, static_cast<__nv_bfloat16*>(out2.data()), nullptr));
+  EXPECT_EQ(Download<float>(r2, tokens * dim), Download<float>(r1, tokens * dim));
+  EXPECT_EQ(Download<uint16_t>(out2, tokens * dim), Download<uint16_t>(out1, tokens * dim));
+}
+
+TEST(CudaRmsNorm, CombineFusedEqualsCombineThenNorm) {
+  for (int64_t tokens : {1, 8, 300}) CheckCombine(tokens, 2880, 4);
+  CheckCombine(3, 40000, 4);  // two-pass path
+  CheckCombine(2, 100, 1);
+  CheckCombine(5, 64, 32);
+  auto* f = reinterpret_cast<float*>(16);
+  auto* g = reinterpret_cast<__nv_bfloat16*>(16);
+  EXPECT_EQ(FusedCombineAddRmsNorm(f, f, f, 0, g, 1e-5f, 1, 8, g, nullptr).code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(FusedCombineAddRmsNorm(f, f, nullptr, 4, g, 1e-5f, 1, 8, g, nullptr).code(),
+            StatusCode::kInvalidArgument);
 }
 
 TEST(CudaRmsNorm, RejectsBadArguments) {

@@ -47,6 +47,7 @@ TEST(CudaKernelSelection, HopperWithTunedCodePicksTheSm90aVariant) {
   EXPECT_EQ(ChoiceOf(*sel, "moe_experts").variant, "mxfp4_stream_tma");
   EXPECT_EQ(ChoiceOf(*sel, "moe_experts").reason, "best variant applies");
   EXPECT_EQ(sel->kernels.rope_write_kv, CudaKvWriteKernel::kBf16Cache);
+  EXPECT_EQ(sel->kernels.linear, CudaLinearKernel::kGemvFewTokens);
   // One line per op, in a fixed order.
   std::vector<std::string> ops;
   for (const KernelChoice& c : sel->choices) ops.push_back(c.op);
@@ -113,6 +114,15 @@ TEST(CudaKernelSelection, ForcedVariant) {
   EXPECT_EQ(ChoiceOf(*sel, "moe_experts").reason, "forced by ATOM_MOE_EXPERTS_KERNEL");
 }
 
+TEST(CudaKernelSelection, CublasLtForEveryStepCanBeForced) {
+  auto sel = SelectCudaKernels(Hopper(), Env({{"ATOM_LINEAR_KERNEL", "cublaslt"}}));
+  ASSERT_TRUE(sel.ok()) << sel.status().ToString();
+  EXPECT_EQ(sel->kernels.linear, CudaLinearKernel::kCublasLt);
+  EXPECT_EQ(ChoiceOf(*sel, "linear").reason, "forced by ATOM_LINEAR_KERNEL");
+  EXPECT_EQ(CudaKernelVariantNames("linear"),
+            (std::vector<std::string>{"gemv_few_tokens", "cublaslt"}));
+}
+
 TEST(CudaKernelSelection, ForcingAVariantThatDoesNotApplyFails) {
   CudaKernelContext c = Hopper();
   c.loaded_image_arch = 800;
@@ -129,8 +139,9 @@ TEST(CudaKernelSelection, ForcingAVariantThatDoesNotApplyFails) {
 TEST(CudaKernelSelection, UnknownForcedVariantListsTheVariants) {
   auto sel = SelectCudaKernels(Hopper(), Env({{"ATOM_LINEAR_KERNEL", "cpu"}}));
   ASSERT_FALSE(sel.ok());
-  EXPECT_NE(sel.status().message().find("no such linear kernel; variants: cublaslt"),
-            std::string::npos)
+  EXPECT_NE(
+      sel.status().message().find("no such linear kernel; variants: gemv_few_tokens, cublaslt"),
+      std::string::npos)
       << sel.status().message();
 }
 

@@ -1,6 +1,7 @@
 // LaunchMoeExperts (moe.h): workspace, variant selection, and the four stages in order.
 #include "backends/cuda/moe.h"
 #include "backends/cuda/moe_kernels.h"
+#include "backends/cuda/router.h"
 
 namespace atom::cuda {
 namespace {
@@ -86,10 +87,19 @@ size_t MoeWorkspaceBytes(int tokens, int k, int num_experts, int hidden, int int
   return Carve(nullptr, tokens, k, num_experts, hidden, intermediate).bytes;
 }
 
-Status LaunchMoeExperts(const MoeDeviceExperts& experts, const __nv_bfloat16* x, int tokens,
-                        const int32_t* indices, const float* weights, int k, float* out,
-                        void* workspace, size_t workspace_bytes, cudaStream_t stream,
-                        MoeVariant variant) {
+const float* MoePairOutputs(const void* workspace, int tokens, int k, int num_experts, int hidden,
+                            int intermediate) {
+  return Carve(const_cast<void*>(workspace), tokens, k, num_experts, hidden, intermediate).y;
+}
+
+namespace {
+
+// LaunchMoeExperts, and with `router` its FromLogits form: the router's top-k first, in the
+// routing step's CTA for few tokens, else by RouterTopK's kernel.
+Status RunMoe(const MoeDeviceExperts& experts, const __nv_bfloat16* x, int tokens,
+              const int32_t* indices, const float* weights, int k, float* out, void* workspace,
+              size_t workspace_bytes, cudaStream_t stream, MoeVariant variant,
+              const moe::FusedTopK* router) {
   const int num_experts = experts.num_experts, dim = experts.hidden, inter = experts.intermediate;
   if (num_experts <= 0 || num_experts > moe::kMaxRoutingExperts)
     return InvalidArgument("MoE: num_experts = {} (1..{})", num_experts, moe::kMaxRoutingExperts);
@@ -99,8 +109,8 @@ Status LaunchMoeExperts(const MoeDeviceExperts& experts, const __nv_bfloat16* x,
   if (tokens < 0) return InvalidArgument("MoE: tokens = {}", tokens);
   if (k <= 0 || k > num_experts) return InvalidArgument("MoE: k = {} (1..{})", k, num_experts);
   if (tokens == 0) return OkStatus();
-  if (x == nullptr || indices == nullptr || weights == nullptr || out == nullptr)
-    return InvalidArgument("MoE: null x, indices, weights or out");
+  if (x == nullptr || indices == nullptr || weights == nullptr)
+    return InvalidArgument("MoE: null x, indices or weights");
   if (variant == MoeVariant::kAuto) variant = SelectMoeVariant(experts, tokens, k);
   if (!MoeSupports(variant, experts))
     return InvalidArgument("MoE: variant {} does not support these experts",
@@ -109,16 +119,26 @@ Status LaunchMoeExperts(const MoeDeviceExperts& experts, const __nv_bfloat16* x,
   if (workspace == nullptr || workspace_bytes < ws.bytes)
     return InvalidArgument("MoE: workspace of {} bytes, needs {}", workspace_bytes, ws.bytes);
 
+  // Fused with the routing step only where it sorts (MXFP4) and one CTA has warps enough.
+  const bool fuse_router =
+      router != nullptr && variant != MoeVariant::kBf16Simple && tokens <= kMoeFusedRouterMaxTokens;
+  if (router != nullptr && !fuse_router)
+    ATOM_RETURN_IF_ERROR(RouterTopK(router->logits, tokens, num_experts, k, router->indices,
+                                    router->weights, stream));
+
   if (variant == MoeVariant::kBf16Simple) {
     ATOM_RETURN_IF_ERROR(moe::LaunchBf16Experts(experts, x, tokens, indices, k, ws.y, stream));
-    return moe::LaunchCombine(ws.y, weights, tokens, k, dim, out, stream);
+    return out == nullptr ? OkStatus()
+                          : moe::LaunchCombine(ws.y, weights, tokens, k, dim, out, stream);
   }
   if (experts.gate_up_codes == nullptr || experts.down_codes == nullptr)
     return InvalidArgument("MoE: MXFP4 experts without device codes");
 
   const int tile_rows = variant == MoeVariant::kTiled64 ? 64 : 128;
   ATOM_RETURN_IF_ERROR(
-      moe::LaunchRouting(indices, tokens * k, num_experts, tile_rows, ws.routing, stream));
+      fuse_router
+          ? moe::LaunchRoutingWithTopK(*router, tokens, num_experts, tile_rows, ws.routing, stream)
+          : moe::LaunchRouting(indices, tokens * k, num_experts, tile_rows, ws.routing, stream));
   moe::GemmArgs g;
   g.wide = experts.wide_scales;
   g.num_experts = num_experts;
@@ -167,7 +187,35 @@ Status LaunchMoeExperts(const MoeDeviceExperts& experts, const __nv_bfloat16* x,
   down.y = ws.y;
   ATOM_RETURN_IF_ERROR(run(down));
 
+  if (out == nullptr) return OkStatus();
   return moe::LaunchCombine(ws.y, weights, tokens, k, dim, out, stream);
+}
+
+}  // namespace
+
+Status LaunchMoeExperts(const MoeDeviceExperts& experts, const __nv_bfloat16* x, int tokens,
+                        const int32_t* indices, const float* weights, int k, float* out,
+                        void* workspace, size_t workspace_bytes, cudaStream_t stream,
+                        MoeVariant variant) {
+  return RunMoe(experts, x, tokens, indices, weights, k, out, workspace, workspace_bytes, stream,
+                variant, nullptr);
+}
+
+Status LaunchMoeExpertsFromLogits(const MoeDeviceExperts& experts, const __nv_bfloat16* x,
+                                  int tokens, const float* router_logits, int k, int32_t* indices,
+                                  float* weights, float* out, void* workspace,
+                                  size_t workspace_bytes, cudaStream_t stream, MoeVariant variant) {
+  if (experts.num_experts > kRouterMaxExperts || k > kRouterMaxTopK)
+    return InvalidArgument("MoE: num_experts = {}, k = {} (the router takes <= {} and <= {})",
+                           experts.num_experts, k, kRouterMaxExperts, kRouterMaxTopK);
+  if (tokens > 0 && router_logits == nullptr) return InvalidArgument("MoE: null router logits");
+  moe::FusedTopK router;
+  router.logits = router_logits;
+  router.k = k;
+  router.indices = indices;
+  router.weights = weights;
+  return RunMoe(experts, x, tokens, indices, weights, k, out, workspace, workspace_bytes, stream,
+                variant, &router);
 }
 
 }  // namespace atom::cuda

@@ -18,7 +18,9 @@
 //   1. routing: a counting sort of the T·k (token, slot) pairs by expert (moe_routing.cu);
 //   2. W1 per expert over its pairs, bias and clamped SwiGLU fused → bf16 activations [T·k, I];
 //   3. W2 likewise, + bias → f32 per pair [T·k, D];
-//   4. combine in slot order (moe_combine.cu).
+//   4. combine in slot order (moe_combine.cu), unless out is null: then the per-pair outputs stay
+//      in the workspace (MoePairOutputs) for a consumer that combines them itself
+//      (FusedCombineAddRmsNorm, rms_norm.h, which saves the decode step a launch per layer).
 // Steps 2-3 come in variants (MoeVariant). Grids are sized for the worst case of the host-known
 // T, so nothing depends on the routing the host cannot see.
 #pragma once
@@ -84,11 +86,11 @@ const char* MoeVariantName(MoeVariant variant);
 bool MoeSupports(MoeVariant variant, const MoeDeviceExperts& experts);
 
 // The variant for a step: kBf16Simple for bf16 experts; for MXFP4, with m = T·k/E the mean
-// pairs per expert, `few_tokens` (kStreamTma, kStream or kDecode) while m <= kMoeDecodeMaxRowsPerExpert,
-// else kTiled64 while m < kMoeTiled128MinRowsPerExpert, else kTiled128. Measured on an H200
-// (bench/RESULTS.md): decode wins at m = 8 (E = 32, T = 64; E = 128, T = 256), tiled64 at m = 16
-// (E = 32, T = 128) and beyond; tiled64 beats tiled128 at m <= 128, tiled128 wins at m = 1024.
-// On an H100 stream beats decode at every T measured (1, 8, 64).
+// pairs per expert, `few_tokens` (kStreamTma, kStream or kDecode) while m <=
+// kMoeDecodeMaxRowsPerExpert, else kTiled64 while m < kMoeTiled128MinRowsPerExpert, else kTiled128.
+// Measured on an H200 (bench/RESULTS.md): decode wins at m = 8 (E = 32, T = 64; E = 128, T = 256),
+// tiled64 at m = 16 (E = 32, T = 128) and beyond; tiled64 beats tiled128 at m <= 128, tiled128 wins
+// at m = 1024. On an H100 stream beats decode at every T measured (1, 8, 64).
 inline constexpr int kMoeDecodeMaxRowsPerExpert = 12;
 inline constexpr int kMoeTiled128MinRowsPerExpert = 512;
 MoeVariant SelectMoeVariant(const MoeDeviceExperts& experts, int tokens, int k,
@@ -97,12 +99,31 @@ MoeVariant SelectMoeVariant(const MoeDeviceExperts& experts, int tokens, int k,
 size_t MoeWorkspaceBytes(int tokens, int k, int num_experts, int hidden, int intermediate);
 
 // See the file comment. x bf16 [tokens, D]; indices i32 [tokens, k] (REQUIRES: each in [0, E));
-// weights f32 [tokens, k]; out f32 [tokens, D], not aliasing the inputs; x 16-byte aligned.
+// weights f32 [tokens, k]; out f32 [tokens, D], not aliasing the inputs, or null (no combine);
+// x 16-byte aligned.
 // workspace: at least MoeWorkspaceBytes(tokens, ...) bytes, 256-byte aligned. Host cost: a few
 // kernel launches and attribute queries; no allocation, copy or synchronisation.
 Status LaunchMoeExperts(const MoeDeviceExperts& experts, const __nv_bfloat16* x, int tokens,
                         const int32_t* indices, const float* weights, int k, float* out,
                         void* workspace, size_t workspace_bytes, cudaStream_t stream,
                         MoeVariant variant = MoeVariant::kAuto);
+
+// LaunchMoeExperts after the router's top-k + softmax (RouterTopK, router.h) over router_logits
+// f32 [tokens, E], whose result it writes to indices i32 and weights f32 [tokens, k] (device) on
+// the way. With MXFP4 experts and at most kMoeFusedRouterMaxTokens tokens (one per warp of the
+// routing step's CTA) the top-k runs inside that CTA, one launch fewer per layer for decode; else
+// as RouterTopK's own kernel. The same indices and weights either way.
+// REQUIRES E <= kRouterMaxExperts, k <= kRouterMaxTopK.
+inline constexpr int kMoeFusedRouterMaxTokens = 32;
+Status LaunchMoeExpertsFromLogits(const MoeDeviceExperts& experts, const __nv_bfloat16* x,
+                                  int tokens, const float* router_logits, int k, int32_t* indices,
+                                  float* weights, float* out, void* workspace,
+                                  size_t workspace_bytes, cudaStream_t stream,
+                                  MoeVariant variant = MoeVariant::kAuto);
+
+// Where LaunchMoeExperts leaves the per-pair outputs in `workspace`: f32 [tokens·k, D], row
+// t·k + slot = expert_{indices[t, slot]}(x[t]) (bias included, not weighted).
+const float* MoePairOutputs(const void* workspace, int tokens, int k, int num_experts, int hidden,
+                            int intermediate);
 
 }  // namespace atom::cuda

@@ -30,6 +30,19 @@ inline constexpr int kMaxRoutingExperts = 1024;
 Status LaunchRouting(const int32_t* indices, int pairs, int num_experts, int tile_rows,
                      const Routing& routing, cudaStream_t stream);
 
+// The router's output computed inside the routing step: from logits f32 [tokens, E] the top-k
+// experts and softmax weights (as RouterTopK, router.h) are written to indices / weights
+// [tokens, k], then sorted as above. One CTA: for steps of few tokens (one warp per token).
+// REQUIRES num_experts <= kRouterMaxExperts, 1 <= k <= min(num_experts, kRouterMaxTopK).
+struct FusedTopK {
+  const float* logits = nullptr;
+  int k = 0;
+  int32_t* indices = nullptr;
+  float* weights = nullptr;
+};
+Status LaunchRoutingWithTopK(const FusedTopK& topk, int tokens, int num_experts, int tile_rows,
+                             const Routing& routing, cudaStream_t stream);
+
 // Re-lays out `experts` consecutive experts of one checkpoint MXFP4 matrix [rows, cols]
 // (blocks u8 [experts, rows, cols/32, 16], scales u8 [experts, rows, cols/32], device memory)
 // into the layout of moe_mxfp4_layout.cuh at codes / scales (the first of those experts).

@@ -2,8 +2,11 @@
 // in one CTA of one thread per expert: per-expert counts (shared-memory atomics), exclusive
 // prefix sums of counts, tile counts and activity (a block scan), the active-expert table, then
 // the permutation. No host synchronisation: later grids are sized for the worst case and read
-// these tables.
+// these tables. With router logits the same CTA first runs the router's top-k + softmax, one
+// warp per token (router_topk.cuh), and sorts what it wrote.
 #include "backends/cuda/moe_kernels.h"
+#include "backends/cuda/router.h"
+#include "backends/cuda/router_topk.cuh"
 
 namespace atom::cuda::moe {
 namespace {
@@ -12,13 +15,21 @@ constexpr int kThreads = kMaxRoutingExperts;
 constexpr int kWarps = kThreads / 32;
 constexpr unsigned kFullMask = 0xFFFFFFFFu;
 
+// kPerLane: 0 when the indices are given, else the router logits each lane holds (top-k first).
+template <int kPerLane>
 __global__ void __launch_bounds__(kThreads)
-    RoutingKernel(const int32_t* __restrict__ indices, int pairs, int num_experts, int tile_rows,
-                  Routing r) {
+    RoutingKernel(const int32_t* indices, int pairs, int num_experts, int tile_rows, Routing r,
+                  FusedTopK topk) {
   __shared__ int count[kThreads];
   __shared__ int cursor[kThreads];
   __shared__ int warp_total[3][kWarps];
   const int e = threadIdx.x, lane = e % 32, warp = e / 32;
+  if constexpr (kPerLane > 0) {
+    // This CTA's own global writes are visible to it after the barrier below.
+    for (int t = warp; t * topk.k < pairs; t += kWarps)
+      WarpRouterTopK<kPerLane>(topk.logits + int64_t(t) * num_experts, num_experts, topk.k,
+                               topk.indices + t * topk.k, topk.weights + t * topk.k);
+  }
   count[e] = 0;
   __syncthreads();
   for (int p = e; p < pairs; p += kThreads) {
@@ -88,7 +99,29 @@ Status LaunchRouting(const int32_t* indices, int pairs, int num_experts, int til
                            kMaxRoutingExperts);
   if (pairs < 0) return InvalidArgument("MoE routing: pairs = {}", pairs);
   if (tile_rows <= 0) return InvalidArgument("MoE routing: tile_rows = {}", tile_rows);
-  RoutingKernel<<<1, kThreads, 0, stream>>>(indices, pairs, num_experts, tile_rows, routing);
+  RoutingKernel<0>
+      <<<1, kThreads, 0, stream>>>(indices, pairs, num_experts, tile_rows, routing, FusedTopK{});
+  return LastLaunchStatus("RoutingKernel");
+}
+
+Status LaunchRoutingWithTopK(const FusedTopK& topk, int tokens, int num_experts, int tile_rows,
+                             const Routing& routing, cudaStream_t stream) {
+  if (num_experts <= 0 || num_experts > kRouterMaxExperts)
+    return InvalidArgument("MoE routing: num_experts = {} (1..{} with the router fused)",
+                           num_experts, kRouterMaxExperts);
+  if (topk.k < 1 || topk.k > num_experts || topk.k > kRouterMaxTopK)
+    return InvalidArgument("MoE routing: k = {} (1..min(num_experts, {}))", topk.k, kRouterMaxTopK);
+  if (tokens < 0) return InvalidArgument("MoE routing: tokens = {}", tokens);
+  if (tile_rows <= 0) return InvalidArgument("MoE routing: tile_rows = {}", tile_rows);
+  if (topk.logits == nullptr || topk.indices == nullptr || topk.weights == nullptr)
+    return InvalidArgument("MoE routing: null logits, indices or weights");
+  const int pairs = tokens * topk.k;
+  if (num_experts <= 128)
+    RoutingKernel<4>
+        <<<1, kThreads, 0, stream>>>(topk.indices, pairs, num_experts, tile_rows, routing, topk);
+  else
+    RoutingKernel<8>
+        <<<1, kThreads, 0, stream>>>(topk.indices, pairs, num_experts, tile_rows, routing, topk);
   return LastLaunchStatus("RoutingKernel");
 }
 

@@ -22,16 +22,42 @@ __device__ float BlockSum(float v) {
   return v;  // every thread holds the total
 }
 
+// The value added to the residual: none, a delta row, or the weighted sum of a token's k MoE pair
+// rows (fma from zero in slot order, as moe::LaunchCombine).
+struct Delta {
+  const float* rows = nullptr;     // [T, dim], or [T·k, dim] with weights
+  const float* weights = nullptr;  // [T, k] or null
+  int k = 1;
+  __device__ bool present() const { return rows != nullptr; }
+  __device__ float4 At4(int64_t row, int dim, int i4) const {
+    if (weights == nullptr) return reinterpret_cast<const float4*>(rows + row * dim)[i4];
+    float4 acc = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+    for (int s = 0; s < k; ++s) {
+      const float w = weights[row * k + s];
+      const float4 v = reinterpret_cast<const float4*>(rows + (row * k + s) * dim)[i4];
+      acc.x = fmaf(w, v.x, acc.x), acc.y = fmaf(w, v.y, acc.y);
+      acc.z = fmaf(w, v.z, acc.z), acc.w = fmaf(w, v.w, acc.w);
+    }
+    return acc;
+  }
+  __device__ float At(int64_t row, int dim, int i) const {
+    if (weights == nullptr) return rows[row * dim + i];
+    float acc = 0.0f;
+    for (int s = 0; s < k; ++s)
+      acc = fmaf(weights[row * k + s], rows[(row * k + s) * dim + i], acc);
+    return acc;
+  }
+};
+
 // One block per row; each thread holds up to kUnits units of 8 elements in registers, so the row
 // is read once and written once. Unit u of the row is handled by thread u % blockDim.x.
 template <int kUnits>
 __global__ void __launch_bounds__(kMaxThreads)
-    FusedAddRmsNormVec8Kernel(float* __restrict__ residual, const float* __restrict__ delta,
+    FusedAddRmsNormVec8Kernel(float* __restrict__ residual, const Delta delta,
                               const __nv_bfloat16* __restrict__ gain, float eps, int dim,
                               __nv_bfloat16* __restrict__ out) {
   const int64_t row = blockIdx.x;
   float4* res = reinterpret_cast<float4*>(residual + row * dim);
-  const float4* del = delta ? reinterpret_cast<const float4*>(delta + row * dim) : nullptr;
   const int units = dim / 8;
   float x[kUnits][8];
   float sum_sq = 0.0f;
@@ -40,8 +66,8 @@ __global__ void __launch_bounds__(kMaxThreads)
     const int u = threadIdx.x + j * blockDim.x;
     if (u < units) {
       float4 a = res[2 * u], b = res[2 * u + 1];
-      if (del) {
-        const float4 da = del[2 * u], db = del[2 * u + 1];
+      if (delta.present()) {
+        const float4 da = delta.At4(row, dim, 2 * u), db = delta.At4(row, dim, 2 * u + 1);
         a.x += da.x, a.y += da.y, a.z += da.z, a.w += da.w;
         b.x += db.x, b.y += db.y, b.z += db.z, b.w += db.w;
         res[2 * u] = a;
@@ -69,7 +95,7 @@ __global__ void __launch_bounds__(kMaxThreads)
 
 // Any dim or alignment: two passes over the row (the second re-reads what this thread wrote).
 __global__ void __launch_bounds__(kMaxThreads)
-    FusedAddRmsNormScalarKernel(float* __restrict__ residual, const float* __restrict__ delta,
+    FusedAddRmsNormScalarKernel(float* __restrict__ residual, const Delta delta,
                                 const __nv_bfloat16* __restrict__ gain, float eps, int dim,
                                 __nv_bfloat16* __restrict__ out) {
   const int64_t row = blockIdx.x;
@@ -77,8 +103,8 @@ __global__ void __launch_bounds__(kMaxThreads)
   float sum_sq = 0.0f;
   for (int i = threadIdx.x; i < dim; i += blockDim.x) {
     float v = res[i];
-    if (delta) {
-      v += delta[row * dim + i];
+    if (delta.present()) {
+      v += delta.At(row, dim, i);
       res[i] = v;
     }
     sum_sq += v * v;
@@ -91,7 +117,7 @@ __global__ void __launch_bounds__(kMaxThreads)
 int RoundUpToWarps(int64_t n) { return int((n + 31) / 32 * 32); }
 
 template <int kUnits>
-Status LaunchVec8(float* residual, const float* delta, const __nv_bfloat16* gain, float eps,
+Status LaunchVec8(float* residual, const Delta& delta, const __nv_bfloat16* gain, float eps,
                   int64_t num_tokens, int64_t dim, __nv_bfloat16* out, cudaStream_t stream) {
   const int64_t units = dim / 8;
   const int threads = RoundUpToWarps((units + kUnits - 1) / kUnits);
@@ -100,10 +126,8 @@ Status LaunchVec8(float* residual, const float* delta, const __nv_bfloat16* gain
   return LastLaunchStatus("FusedAddRmsNormVec8Kernel");
 }
 
-}  // namespace
-
-Status FusedAddRmsNorm(float* residual, const float* delta, const __nv_bfloat16* gain, float eps,
-                       int64_t num_tokens, int64_t dim, __nv_bfloat16* out, cudaStream_t stream) {
+Status Launch(float* residual, const Delta& delta, const __nv_bfloat16* gain, float eps,
+              int64_t num_tokens, int64_t dim, __nv_bfloat16* out, cudaStream_t stream) {
   if (dim <= 0 || dim > kRmsNormMaxDim)
     return InvalidArgument("rms_norm: dim {} not in [1, {}]", dim, kRmsNormMaxDim);
   if (num_tokens < 0 || num_tokens > INT32_MAX)
@@ -113,7 +137,7 @@ Status FusedAddRmsNorm(float* residual, const float* delta, const __nv_bfloat16*
   if (residual == nullptr || gain == nullptr || out == nullptr)
     return InvalidArgument("rms_norm: null residual, gain or out");
   const bool vectorised = dim % 8 == 0 && Aligned16(residual) && Aligned16(gain) &&
-                          Aligned16(out) && (delta == nullptr || Aligned16(delta));
+                          Aligned16(out) && (delta.rows == nullptr || Aligned16(delta.rows));
   if (vectorised) {
     // Fewest registers per thread that still fit the row in one block of <= 1024 threads; a
     // gpt-oss row (2880 = 360 units) takes 2 units per thread, 192 threads.
@@ -128,6 +152,28 @@ Status FusedAddRmsNorm(float* residual, const float* delta, const __nv_bfloat16*
   FusedAddRmsNormScalarKernel<<<unsigned(num_tokens), threads, 0, stream>>>(residual, delta, gain,
                                                                             eps, int(dim), out);
   return LastLaunchStatus("FusedAddRmsNormScalarKernel");
+}
+
+}  // namespace
+
+Status FusedAddRmsNorm(float* residual, const float* delta, const __nv_bfloat16* gain, float eps,
+                       int64_t num_tokens, int64_t dim, __nv_bfloat16* out, cudaStream_t stream) {
+  Delta d;
+  d.rows = delta;
+  return Launch(residual, d, gain, eps, num_tokens, dim, out, stream);
+}
+
+Status FusedCombineAddRmsNorm(float* residual, const float* pair_rows, const float* weights, int k,
+                              const __nv_bfloat16* gain, float eps, int64_t num_tokens, int64_t dim,
+                              __nv_bfloat16* out, cudaStream_t stream) {
+  if (k < 1 || k > 32) return InvalidArgument("rms_norm: k = {} (1..32)", k);
+  if (num_tokens > 0 && (pair_rows == nullptr || weights == nullptr))
+    return InvalidArgument("rms_norm: null pair_rows or weights");
+  Delta d;
+  d.rows = pair_rows;
+  d.weights = weights;
+  d.k = k;
+  return Launch(residual, d, gain, eps, num_tokens, dim, out, stream);
 }
 
 }  // namespace atom::cuda

@@ -29,4 +29,12 @@ inline constexpr int64_t kRmsNormMaxDim = 65536;
 Status FusedAddRmsNorm(float* residual, const float* delta, const __nv_bfloat16* gain, float eps,
                        int64_t num_tokens, int64_t dim, __nv_bfloat16* out, cudaStream_t stream);
 
+// As FusedAddRmsNorm with delta[t] = Σ_{i<k} weights[t, i] · pair_rows[t·k + i] (f32 fma from zero
+// in slot order: the MoE combine of ops::MoeExpertsFn, bit for bit), so the MoE's per-pair outputs
+// (LaunchMoeExperts with out = null, moe.h) reach the residual without a combine pass.
+// pair_rows: f32 [num_tokens·k, dim]; weights: f32 [num_tokens, k]; 1 <= k <= 32.
+Status FusedCombineAddRmsNorm(float* residual, const float* pair_rows, const float* weights, int k,
+                              const __nv_bfloat16* gain, float eps, int64_t num_tokens, int64_t dim,
+                              __nv_bfloat16* out, cudaStream_t stream);
+
 }  // namespace atom::cuda

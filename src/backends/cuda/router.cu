@@ -2,70 +2,22 @@
 
 #include "backends/cuda/cuda_check.h"
 #include "backends/cuda/router.h"
+#include "backends/cuda/router_topk.cuh"
 
 namespace atom::cuda {
 namespace {
 
 constexpr int kWarpsPerBlock = 4;
 
-// True when (va, ia) ranks above (vb, ib): larger value, or equal value and lower index.
-__device__ __forceinline__ bool RanksAbove(float va, int ia, float vb, int ib) {
-  return va > vb || (va == vb && ia < ib);
-}
-
-// One warp per token. Lane l holds experts l, l + 32, ... (kPerLane of them; coalesced loads).
-// k rounds: each lane offers its best expert not yet taken, the warp reduces to the winner, and
-// the lane holding it marks it taken. NaN is read as -inf, and taken experts drop out of the
-// ranking entirely, so every round selects a new valid expert.
+// One warp per token (router_topk.cuh).
 template <int kPerLane>
 __global__ void __launch_bounds__(kWarpsPerBlock * 32)
     RouterTopKKernel(const float* __restrict__ logits, int64_t num_tokens, int num_experts, int k,
                      int32_t* __restrict__ indices, float* __restrict__ weights) {
   const int64_t t = int64_t(blockIdx.x) * kWarpsPerBlock + threadIdx.x / 32;
   if (t >= num_tokens) return;
-  const int lane = threadIdx.x % 32;
-  const float* row = logits + t * num_experts;
-  float v[kPerLane];
-  bool live[kPerLane];
-#pragma unroll
-  for (int j = 0; j < kPerLane; ++j) {
-    const int e = lane + 32 * j;
-    live[j] = e < num_experts;
-    const float x = live[j] ? row[e] : -INFINITY;
-    v[j] = isnan(x) ? -INFINITY : x;
-  }
-  float chosen_value = 0.0f;  // lane i keeps the value of slot i
-  int chosen_index = 0;
-  float top = 0.0f;
-  for (int slot = 0; slot < k; ++slot) {
-    float best_v = -INFINITY;
-    int best_i = INT32_MAX;
-#pragma unroll
-    for (int j = 0; j < kPerLane; ++j) {
-      const int e = lane + 32 * j;
-      if (live[j] && RanksAbove(v[j], e, best_v, best_i)) best_v = v[j], best_i = e;
-    }
-#pragma unroll
-    for (int offset = 16; offset > 0; offset /= 2) {
-      const float ov = __shfl_xor_sync(0xffffffffu, best_v, offset);
-      const int oi = __shfl_xor_sync(0xffffffffu, best_i, offset);
-      if (RanksAbove(ov, oi, best_v, best_i)) best_v = ov, best_i = oi;
-    }
-    // best_i is now the same on every lane and names a live expert (at least k are live).
-#pragma unroll
-    for (int j = 0; j < kPerLane; ++j)
-      if (lane + 32 * j == best_i) live[j] = false;
-    if (slot == 0) top = best_v;
-    if (lane == slot) chosen_value = best_v, chosen_index = best_i;
-  }
-  // Softmax over the k chosen logits, the sum in slot order like the reference.
-  const float p = lane < k ? expf(chosen_value - top) : 0.0f;
-  float sum = 0.0f;
-  for (int i = 0; i < k; ++i) sum += __shfl_sync(0xffffffffu, p, i);
-  if (lane < k) {
-    indices[t * k + lane] = chosen_index;
-    weights[t * k + lane] = p / sum;
-  }
+  WarpRouterTopK<kPerLane>(logits + t * num_experts, num_experts, k, indices + t * k,
+                           weights + t * k);
 }
 
 template <int kPerLane>

@@ -8,6 +8,7 @@
 
 #include "backends/cuda/cublaslt_linear.h"
 #include "backends/cuda/cuda_check.h"
+#include "backends/cuda/dense_gemv.h"
 #include "backends/cuda/device_buffer.h"
 #include "backends/cuda/device_info.h"
 #include "backends/cuda/embedding.h"
@@ -146,6 +147,9 @@ class GptOssCuda final : public Model {
   Status Attention(const Layer& l, const Tensor& cache_k, const Tensor& cache_v,
                    const StepShape& step);
   Status Moe(const Layer& l, int64_t tokens);
+  // out = x · weightᵀ + bias (bf16 weight [out, in]): DenseGemv where the selection chose it and
+  // it beats cuBLASLt for this many tokens (DenseGemvPreferred), else cuBLASLt.
+  Status Dense(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& out);
   // A decode-only step of at most kMaxGraphBatch sequences, as a CUDA graph replay.
   Status ForwardDecodeGraph(const ForwardBatch& batch, const KvCacheView& cache,
                             const Tensor& logits);
@@ -162,6 +166,7 @@ class GptOssCuda final : public Model {
   std::unique_ptr<cuda::OpProfiler> profiler_;  // ATOM_CUDA_PROFILE=1: time per op
   std::vector<ops::KernelChoice> choices_;
   cuda::MoeVariant moe_few_tokens_ = cuda::MoeVariant::kStream;  // the selected MoE kernel
+  bool gemv_few_tokens_ = false;  // the selected linear kernel: DenseGemv for few tokens
   float rope_scale_ = 1.0f;
   uint64_t weight_bytes_ = 0;
   DType kv_cache_dtype_ = DType::kBF16;  // kBF16 or kF8E4M3 (--kv-cache-dtype)
@@ -293,16 +298,22 @@ Status GptOssCuda::Load(int max_num_batched_tokens, bool enforce_eager, DType kv
     default:  // kStream; bf16 experts ignore it
       moe_few_tokens_ = cuda::MoeVariant::kStream;
   }
+  gemv_few_tokens_ = selection.kernels.linear == ops::CudaLinearKernel::kGemvFewTokens;
   // Some ops also choose per step, from the batch's shape.
   for (ops::KernelChoice& choice : choices_) {
     if (choice.op == "paged_attention")
       choice.reason += "; per step: decode_split_kv, prefill_mma or mixed";
     if (choice.op == "sampling")
       choice.reason += "; per step: argmax when every row is plain greedy, else sample_rows";
+    if (choice.op == "linear" && gemv_few_tokens_)
+      choice.reason += "; per step: the GEMV for 1-4 tokens (the router up to 8), else cuBLASLt";
+    if (choice.op == "router_topk" && ctx.mxfp4_experts)
+      choice.reason += fmt::format("; inside the MoE routing step for <= {} tokens",
+                                   cuda::kMoeFusedRouterMaxTokens);
     if (choice.op == "moe_experts" && ctx.mxfp4_experts)
-      choice.reason += fmt::format("; per step: tiled64 from {} pairs per expert, tiled128 from {}",
-                                   cuda::kMoeDecodeMaxRowsPerExpert + 1,
-                                   cuda::kMoeTiled128MinRowsPerExpert);
+      choice.reason +=
+          fmt::format("; per step: tiled64 from {} pairs per expert, tiled128 from {}",
+                      cuda::kMoeDecodeMaxRowsPerExpert + 1, cuda::kMoeTiled128MinRowsPerExpert);
   }
   ATOM_RETURN_IF_ERROR(ReserveStep(max_num_batched_tokens, std::min(max_num_batched_tokens, 256)));
   ATOM_CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(stream_));
@@ -396,10 +407,10 @@ Status GptOssCuda::Attention(const Layer& l, const Tensor& cache_k, const Tensor
   const int Hq = int(config_.num_attention_heads), Hkv = int(config_.num_key_value_heads),
             d = int(config_.head_dim);
   ATOM_RETURN_IF_ERROR(
-      linear_->Linear(Device2D(normed_, DType::kBF16, T, D),
-                      Device2D(l.qkv_weight, DType::kBF16, (Hq + 2 * Hkv) * d, D),
-                      Tensor(l.qkv_bias.data(), DType::kBF16, {int64_t(Hq + 2 * Hkv) * d}, device_),
-                      Device2D(qkv_, DType::kBF16, T, (Hq + 2 * Hkv) * d), stream_));
+      Dense(Device2D(normed_, DType::kBF16, T, D),
+            Device2D(l.qkv_weight, DType::kBF16, (Hq + 2 * Hkv) * d, D),
+            Tensor(l.qkv_bias.data(), DType::kBF16, {int64_t(Hq + 2 * Hkv) * d}, device_),
+            Device2D(qkv_, DType::kBF16, T, (Hq + 2 * Hkv) * d)));
   Mark("qkv_gemm");
   cuda::RopeKvShape rope;
   rope.num_tokens = T;
@@ -438,29 +449,51 @@ Status GptOssCuda::Attention(const Layer& l, const Tensor& cache_k, const Tensor
                                             attention_workspace_.data(),
                                             attention_workspace_.size(), stream_));
   Mark("attention");
-  ATOM_RETURN_IF_ERROR(linear_->Linear(Device2D(attn_, DType::kBF16, T, int64_t(Hq) * d),
-                                       Device2D(l.o_weight, DType::kBF16, D, int64_t(Hq) * d),
-                                       Tensor(l.o_bias.data(), DType::kBF16, {D}, device_),
-                                       Device2D(delta_, DType::kF32, T, D), stream_));
+  ATOM_RETURN_IF_ERROR(Dense(Device2D(attn_, DType::kBF16, T, int64_t(Hq) * d),
+                             Device2D(l.o_weight, DType::kBF16, D, int64_t(Hq) * d),
+                             Tensor(l.o_bias.data(), DType::kBF16, {D}, device_),
+                             Device2D(delta_, DType::kF32, T, D)));
   Mark("o_gemm");
   return OkStatus();
+}
+
+Status GptOssCuda::Dense(const Tensor& x, const Tensor& weight, const Tensor& bias,
+                         const Tensor& out) {
+  const int64_t T = x.dim(0);
+  if (!gemv_few_tokens_ || !cuda::DenseGemvPreferred(T, weight.dim(0)))
+    return linear_->Linear(x, weight, bias, out, stream_);
+  auto dtype_of = [](const Tensor& t) {
+    return t.dtype() == DType::kF32 ? cuda::GemvDType::kF32 : cuda::GemvDType::kBf16;
+  };
+  cuda::DenseGemvArgs a;
+  a.x = x.data_as<__nv_bfloat16>();
+  a.x_stride = x.stride(0);
+  a.weight = weight.data_as<__nv_bfloat16>();
+  a.bias = bias.defined() ? bias.data() : nullptr;
+  a.bias_dtype = bias.defined() ? dtype_of(bias) : cuda::GemvDType::kBf16;
+  a.out = out.data();
+  a.out_dtype = dtype_of(out);
+  a.out_stride = out.stride(0);
+  a.tokens = int(T);
+  a.in = int(x.dim(1));
+  a.out_features = int(weight.dim(0));
+  return cuda::DenseGemv(a, stream_);
 }
 
 Status GptOssCuda::Moe(const Layer& l, int64_t T) {
   const int64_t D = config_.hidden_size, E = config_.num_local_experts;
   const int k = int(config_.num_experts_per_tok);
-  ATOM_RETURN_IF_ERROR(linear_->Linear(Device2D(normed_, DType::kBF16, T, D),
-                                       Device2D(l.router_weight, DType::kBF16, E, D),
-                                       Tensor(l.router_bias.data(), DType::kF32, {E}, device_),
-                                       Device2D(router_logits_, DType::kF32, T, E), stream_));
-  ATOM_RETURN_IF_ERROR(cuda::RouterTopK(As<float>(router_logits_), T, int(E), k,
-                                        As<int32_t>(expert_indices_), As<float>(expert_weights_),
-                                        stream_));
+  ATOM_RETURN_IF_ERROR(Dense(Device2D(normed_, DType::kBF16, T, D),
+                             Device2D(l.router_weight, DType::kBF16, E, D),
+                             Tensor(l.router_bias.data(), DType::kF32, {E}, device_),
+                             Device2D(router_logits_, DType::kF32, T, E)));
   Mark("router");
-  ATOM_RETURN_IF_ERROR(cuda::LaunchMoeExperts(
-      l.experts.view(), As<__nv_bfloat16>(normed_), int(T), As<int32_t>(expert_indices_),
-      As<float>(expert_weights_), k, As<float>(delta_), moe_workspace_.data(),
-      moe_workspace_.size(), stream_,
+  // Top-k in the routing step; no combine: the next norm adds the weighted pair outputs to the
+  // residual.
+  ATOM_RETURN_IF_ERROR(cuda::LaunchMoeExpertsFromLogits(
+      l.experts.view(), As<__nv_bfloat16>(normed_), int(T), As<float>(router_logits_), k,
+      As<int32_t>(expert_indices_), As<float>(expert_weights_), /*out=*/nullptr,
+      moe_workspace_.data(), moe_workspace_.size(), stream_,
       cuda::SelectMoeVariant(l.experts.view(), int(T), k, moe_few_tokens_)));
   Mark("moe_experts");
   return OkStatus();
@@ -473,11 +506,21 @@ Status GptOssCuda::RunLayers(const StepShape& step, const KvCacheView& cache) {
   ATOM_RETURN_IF_ERROR(cuda::EmbeddingBf16(As<__nv_bfloat16>(embed_tokens_), V, D,
                                            As<int32_t>(token_ids_), T, residual, stream_));
   Mark("embedding");
-  const float* pending = nullptr;  // the last block's output, not yet added to the residual
+  // The last MoE block's per-pair outputs, not yet combined into the residual (none before the
+  // first layer).
+  const int k = int(config_.num_experts_per_tok);
+  const float* pending = nullptr;
+  auto add_pending_and_norm = [&](const DeviceBuffer& gain) {
+    if (pending == nullptr)
+      return cuda::FusedAddRmsNorm(residual, nullptr, As<__nv_bfloat16>(gain), eps, T, D,
+                                   As<__nv_bfloat16>(normed_), stream_);
+    return cuda::FusedCombineAddRmsNorm(residual, pending, As<float>(expert_weights_), k,
+                                        As<__nv_bfloat16>(gain), eps, T, D,
+                                        As<__nv_bfloat16>(normed_), stream_);
+  };
   for (size_t i = 0; i < layers_.size(); ++i) {
     const Layer& l = layers_[i];
-    ATOM_RETURN_IF_ERROR(cuda::FusedAddRmsNorm(residual, pending, As<__nv_bfloat16>(l.input_norm),
-                                               eps, T, D, As<__nv_bfloat16>(normed_), stream_));
+    ATOM_RETURN_IF_ERROR(add_pending_and_norm(l.input_norm));
     Mark("add_rms_norm");
     ATOM_RETURN_IF_ERROR(Attention(l, cache.key[i], cache.value[i], step));
     ATOM_RETURN_IF_ERROR(cuda::FusedAddRmsNorm(residual, As<float>(delta_),
@@ -485,18 +528,18 @@ Status GptOssCuda::RunLayers(const StepShape& step, const KvCacheView& cache) {
                                                As<__nv_bfloat16>(normed_), stream_));
     Mark("add_rms_norm");
     ATOM_RETURN_IF_ERROR(Moe(l, T));
-    pending = As<float>(delta_);
+    pending = cuda::MoePairOutputs(moe_workspace_.data(), int(T), k, int(config_.num_local_experts),
+                                   int(D), int(config_.intermediate_size));
   }
-  ATOM_RETURN_IF_ERROR(cuda::FusedAddRmsNorm(residual, pending, As<__nv_bfloat16>(final_norm_), eps,
-                                             T, D, As<__nv_bfloat16>(normed_), stream_));
+  ATOM_RETURN_IF_ERROR(add_pending_and_norm(final_norm_));
   Mark("add_rms_norm");
   if (R == 0) return OkStatus();
   ATOM_RETURN_IF_ERROR(cuda::GatherRowsBf16(As<__nv_bfloat16>(normed_), D,
                                             As<int32_t>(logits_indices_), R,
                                             As<__nv_bfloat16>(final_rows_), stream_));
-  ATOM_RETURN_IF_ERROR(linear_->Linear(Device2D(final_rows_, DType::kBF16, R, D),
-                                       Device2D(lm_head_, DType::kBF16, V, D), Tensor(),
-                                       Device2D(logits_, DType::kF32, R, V), stream_));
+  ATOM_RETURN_IF_ERROR(Dense(Device2D(final_rows_, DType::kBF16, R, D),
+                             Device2D(lm_head_, DType::kBF16, V, D), Tensor(),
+                             Device2D(logits_, DType::kF32, R, V)));
   Mark("unembedding");
   return OkStatus();
 }
@@ -536,8 +579,8 @@ Status GptOssCuda::Forward(const ForwardBatch& batch, const KvCacheView& cache,
 
   ATOM_RETURN_IF_ERROR(ReserveStep(T, R));
   // Step kinds by shape, so each table averages like steps (the profiling pass's are apart).
-  profiler_->BeginStep(fmt::format("{} ({} tokens, {} sequences)",
-                                   max_query_len > 1 ? "prefill" : "decode", T, S));
+  profiler_->BeginStep(
+      fmt::format("{} ({} tokens, {} sequences)", max_query_len > 1 ? "prefill" : "decode", T, S));
   ATOM_RETURN_IF_ERROR(UploadStep(token_ids_, batch.token_ids, size_t(T)));
   ATOM_RETURN_IF_ERROR(UploadStep(positions_, md.positions, size_t(T)));
   ATOM_RETURN_IF_ERROR(UploadStep(slot_mapping_, md.slot_mapping, size_t(T)));
@@ -673,8 +716,7 @@ Status GptOssCuda::ForwardDecodeGraph(const ForwardBatch& batch, const KvCacheVi
 
 StatusOr<std::unique_ptr<Model>> CreateGptOssCuda(ModelConfig config, Checkpoint checkpoint,
                                                   int max_num_batched_tokens, bool enforce_eager,
-                                                  DType kv_cache_dtype,
-                                                  const ops::EnvLookup& env) {
+                                                  DType kv_cache_dtype, const ops::EnvLookup& env) {
   ATOM_RETURN_IF_ERROR(CheckGptOssConfig(config));
   auto model = std::make_unique<GptOssCuda>(std::move(config), std::move(checkpoint));
   ATOM_RETURN_IF_ERROR(
