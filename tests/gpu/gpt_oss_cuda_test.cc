@@ -287,6 +287,12 @@ TEST_P(GptOssCudaTest, GraphDecodeEqualsEagerDecode) {
   ASSERT_NE(eager, nullptr);
   std::vector<std::vector<int32_t>> prompts;
   for (size_t i = 0; i < 3 && i < ref.cases.size(); ++i) prompts.push_back(ref.cases[i].prompt_ids);
+  // And one past the first context bucket (1024 tokens), whose graphs stage wider block tables.
+  std::vector<int32_t> long_prompt;
+  for (size_t i = 0; long_prompt.size() < 1100; i = (i + 1) % ref.cases.size())
+    long_prompt.insert(long_prompt.end(), ref.cases[i].prompt_ids.begin(),
+                       ref.cases[i].prompt_ids.end());
+  prompts.push_back(long_prompt);
   auto a = Generate(*graphs, prompts, 12);
   auto b = Generate(*eager, prompts, 12);
   ASSERT_EQ(a.size(), b.size());

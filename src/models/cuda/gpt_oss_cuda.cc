@@ -642,9 +642,13 @@ Status GptOssCuda::ForwardDecodeGraph(const ForwardBatch& batch, const KvCacheVi
   for (int s = 0; s < S; ++s) max_seq_len = std::max(max_seq_len, md.seq_lens[s]);
   int L = 1024;
   while (L < max_seq_len) L *= 2;
-  // Block tables get a fixed width, enough for the model's whole context.
-  const int width = int((config_.max_position_embeddings + bs - 1) / bs);
-  if (md.max_blocks_per_seq > width) return Internal("a sequence is longer than the context");
+  // Block tables are staged at the width of the context bucket (a graph's fixed row stride),
+  // which covers every block a sequence of that bucket reads; the buffer has room for the whole
+  // context so that it never moves.
+  const int full_width = int((config_.max_position_embeddings + bs - 1) / bs);
+  if (md.max_blocks_per_seq > full_width) return Internal("a sequence is longer than the context");
+  const int width = std::min(full_width, (L + bs - 1) / bs);
+  const int copied = std::min(width, md.max_blocks_per_seq);
 
   // The padded batch: pads read block 0 and store nothing (slot -1).
   pad_tokens_.assign(B, 0);
@@ -661,12 +665,13 @@ Status GptOssCuda::ForwardDecodeGraph(const ForwardBatch& batch, const KvCacheVi
     pad_positions_[s] = md.positions[s];
     pad_slots_[s] = md.slot_mapping[s];
     pad_seq_lens_[s] = md.seq_lens[s];
-    std::copy_n(md.block_tables + int64_t(s) * md.max_blocks_per_seq, md.max_blocks_per_seq,
+    std::copy_n(md.block_tables + int64_t(s) * md.max_blocks_per_seq, copied,
                 pad_block_tables_.begin() + int64_t(s) * width);
   }
   // Room for the largest bucket first, so that buffers do not move between captures.
   ATOM_RETURN_IF_ERROR(ReserveStep(kMaxGraphBatch, kMaxGraphBatch));
-  ATOM_RETURN_IF_ERROR(GrowStep(block_tables_, size_t(kMaxGraphBatch) * width * sizeof(int32_t)));
+  ATOM_RETURN_IF_ERROR(
+      GrowStep(block_tables_, size_t(kMaxGraphBatch) * full_width * sizeof(int32_t)));
   for (DeviceBuffer* b : {&token_ids_, &positions_, &seq_lens_, &logits_indices_})
     ATOM_RETURN_IF_ERROR(GrowStep(*b, kMaxGraphBatch * sizeof(int32_t)));
   ATOM_RETURN_IF_ERROR(GrowStep(query_start_, (kMaxGraphBatch + 1) * sizeof(int32_t)));
