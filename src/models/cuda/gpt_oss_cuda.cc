@@ -460,7 +460,8 @@ Status GptOssCuda::Attention(const Layer& l, const Tensor& cache_k, const Tensor
 Status GptOssCuda::Dense(const Tensor& x, const Tensor& weight, const Tensor& bias,
                          const Tensor& out) {
   const int64_t T = x.dim(0);
-  if (!gemv_few_tokens_ || !cuda::DenseGemvPreferred(T, weight.dim(0)))
+  // The GEMV reads rows in 16-byte chunks: other widths go to cuBLASLt.
+  if (!gemv_few_tokens_ || !cuda::DenseGemvPreferred(T, weight.dim(0)) || x.dim(1) % 8 != 0)
     return linear_->Linear(x, weight, bias, out, stream_);
   auto dtype_of = [](const Tensor& t) {
     return t.dtype() == DType::kF32 ? cuda::GemvDType::kF32 : cuda::GemvDType::kBf16;
