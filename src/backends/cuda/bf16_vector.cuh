@@ -1,5 +1,6 @@
-// 16-byte vectors of eight bf16 values and their conversion to and from f32, for the memory-bound
-// kernels (embedding, RMSNorm, RoPE). Device code only; include from .cu files.
+// 16-byte vectors of eight bf16 values and their conversion to and from f32, and the streaming
+// 16-byte load, for the memory-bound kernels (embedding, RMSNorm, RoPE, GEMV, MoE). Device code
+// only; include from .cu files.
 #pragma once
 
 #include <cuda_bf16.h>
@@ -17,6 +18,15 @@ struct alignas(16) Bf16x8 {
 // True when `p` may be read or written with 16-byte accesses.
 __host__ __device__ inline bool Aligned16(const void* p) {
   return (reinterpret_cast<uintptr_t>(p) & 15u) == 0;
+}
+
+// 16 bytes of data read once (weights streamed by a GEMV or GEMM): not kept in L1.
+__device__ __forceinline__ uint4 LoadStreaming(const uint4* p) {
+  uint4 v;
+  asm volatile("ld.global.nc.L1::no_allocate.v4.u32 {%0,%1,%2,%3}, [%4];\n"
+               : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
+               : "l"(p));
+  return v;
 }
 
 // Loads eight bf16 values through the read-only path and widens them to f32.

@@ -6,6 +6,7 @@
 // The weights are read once: loads skip L1 (ld.global.nc.L1::no_allocate).
 // Sums: per lane in chunk order, then a butterfly over the warp, then (split) warps 0..3 in
 // order; the chunk-to-lane map depends on `in` and the split only, never on `tokens`.
+#include "backends/cuda/bf16_vector.cuh"
 #include "backends/cuda/cuda_check.h"
 #include "backends/cuda/dense_gemv.h"
 
@@ -14,14 +15,6 @@ namespace {
 
 constexpr int kWarps = 4;
 constexpr int kThreads = kWarps * 32;
-
-__device__ __forceinline__ uint4 LoadStreaming(const uint4* p) {
-  uint4 v;
-  asm volatile("ld.global.nc.L1::no_allocate.v4.u32 {%0,%1,%2,%3}, [%4];\n"
-               : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
-               : "l"(p));
-  return v;
-}
 
 // acc += Σ of the 8 products of two chunks of bf16, in element order.
 __device__ __forceinline__ float Dot8(const uint4& w, const uint4& x, float acc) {

@@ -17,6 +17,7 @@
 // bias → f32 per pair (W2). The summation order is fixed by (split, quad, block) and the split
 // count by the host-known T, so a token's output depends on its own inputs and, in the last f32
 // bits, on T (as the choice of variant does, moe.h), never on the other tokens' values.
+#include "backends/cuda/bf16_vector.cuh"
 #include "backends/cuda/moe_device_util.cuh"
 #include "backends/cuda/moe_kernels.h"
 #include "backends/cuda/moe_mxfp4_layout.cuh"
@@ -33,14 +34,6 @@ struct QuadWeights {
   uint4 c0, c1;
   uint32_t s0, s1;
 };
-
-__device__ __forceinline__ uint4 LoadStreaming(const uint4* p) {
-  uint4 v;
-  asm volatile("ld.global.nc.L1::no_allocate.v4.u32 {%0,%1,%2,%3}, [%4];\n"
-               : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
-               : "l"(p));
-  return v;
-}
 
 template <int kGroups, bool kGateUp, bool kWide>
 __global__ void __launch_bounds__(kThreads) StreamGemmKernel(const GemmArgs a, int splits) {
